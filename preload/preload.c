@@ -1,0 +1,55 @@
+/* zalloc - the interposition layer: the symbols a program's malloc calls bind to when
+ * libzalloc.so is in LD_PRELOAD, plus start-up and the exit hook. Deliberately thin: all
+ * behaviour lives in src/ (api.c for the semantics, runtime.c for start-up and fork).
+ *
+ * Start-up does not wait for the constructor: the first malloc (often from the loader or
+ * libc, before any constructor) starts zalloc. The constructor makes sure start-up (and so
+ * the configuration check) happens before main even if nothing allocates, and registers the
+ * fork handlers - from here, never from inside malloc, because pthread_atfork may allocate.
+ * The report is written from the destructor, never registered with atexit from inside malloc
+ * (glibc's atexit calls calloc under its own lock). */
+#include "../src/report.h"
+#include "../src/runtime.h"
+#include "../src/zalloc.h"
+
+#include <errno.h>
+#include <pthread.h>
+
+#define EXPORT __attribute__((visibility("default")))
+
+EXPORT void *malloc(size_t size) { return za_malloc(size); }
+EXPORT void free(void *p) { za_free(p); }
+EXPORT void *calloc(size_t n, size_t size) { return za_calloc(n, size); }
+EXPORT void *realloc(void *p, size_t size) { return za_realloc(p, size); }
+EXPORT void *reallocarray(void *p, size_t n, size_t size) { return za_reallocarray(p, n, size); }
+EXPORT int posix_memalign(void **out, size_t align, size_t size) { return za_posix_memalign(out, align, size); }
+EXPORT void *aligned_alloc(size_t align, size_t size) { return za_aligned_alloc(align, size); }
+EXPORT void *memalign(size_t align, size_t size) { return za_memalign(align, size); }
+EXPORT void *valloc(size_t size) { return za_valloc(size); }
+EXPORT void *pvalloc(size_t size) { return za_pvalloc(size); }
+EXPORT size_t malloc_usable_size(void *p) { return za_malloc_usable_size(p); }
+EXPORT void cfree(void *p) { za_free(p); }
+
+EXPORT int mallopt(int param, int value) { return za_mallopt(param, value); }
+EXPORT struct mallinfo2 mallinfo2(void) { return za_mallinfo2(); }
+EXPORT struct mallinfo mallinfo(void) { return za_mallinfo(); }
+EXPORT int malloc_trim(size_t pad) { return za_malloc_trim(pad); }
+EXPORT void malloc_stats(void) { za_malloc_stats(); }
+EXPORT int malloc_info(int options, FILE *fp) { return za_malloc_info(options, fp); }
+
+/* glibc's own names for the same functions: some programs and libraries call them directly. */
+EXPORT void *__libc_malloc(size_t size) { return za_malloc(size); }
+EXPORT void __libc_free(void *p) { za_free(p); }
+EXPORT void *__libc_calloc(size_t n, size_t size) { return za_calloc(n, size); }
+EXPORT void *__libc_realloc(void *p, size_t size) { return za_realloc(p, size); }
+EXPORT void *__libc_memalign(size_t align, size_t size) { return za_memalign(align, size); }
+EXPORT void *__libc_valloc(size_t size) { return za_valloc(size); }
+EXPORT void *__libc_pvalloc(size_t size) { return za_pvalloc(size); }
+EXPORT int __posix_memalign(void **out, size_t align, size_t size) { return za_posix_memalign(out, align, size); }
+
+__attribute__((constructor)) static void zalloc_start(void) {
+  za_runtime_ensure();
+  pthread_atfork(za_fork_prepare, za_fork_parent, za_fork_child);
+}
+
+__attribute__((destructor)) static void zalloc_report(void) { za_report_exit(); }

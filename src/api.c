@@ -1,0 +1,221 @@
+/* zalloc - the malloc family with C and glibc semantics (see zalloc.h).
+ *
+ * This layer owns everything every backend must agree on: errno (ENOMEM, EINVAL), overflow
+ * checks, alignment rules, malloc(0) (a unique pointer), realloc(NULL, n) (malloc),
+ * realloc(p, 0) (free, return NULL, as glibc), content kept by realloc up to the old usable
+ * size, statistics, and recording instead of crashing when a pointer is wrong. */
+#include "zalloc.h"
+#include "backend.h"
+#include "findings.h"
+#include "options.h"
+#include "prim.h"
+#include "runtime.h"
+#include "stats.h"
+#include "thread.h"
+
+#include <errno.h>
+#include <string.h>
+
+static inline bool this_epoch(const za_block_info_t *info) {
+  return info->epoch == atomic_load_explicit(&za_epoch, memory_order_relaxed);
+}
+
+static void *alloc_block(za_counter_t call, size_t size, size_t align, bool zero) {
+  za_runtime_ensure();
+  za_thread_t *t = za_thread_enter();
+  za_stats_call(t, call);
+  void *p = za_likely(size <= ZA_MAX_REQUEST) ? za_backend->alloc(t, size, align, zero) : NULL;
+  if (za_likely(p != NULL)) za_stats_alloc(t, size);
+  za_thread_leave(t);
+  if (za_unlikely(p == NULL)) errno = ENOMEM;
+  return p;
+}
+
+void *za_malloc(size_t size) { return alloc_block(ZA_C_MALLOC, size, ZA_MIN_ALIGN, false); }
+
+void *za_calloc(size_t n, size_t size) {
+  size_t total;
+  if (__builtin_mul_overflow(n, size, &total)) {
+    errno = ENOMEM;
+    return NULL;
+  }
+  return alloc_block(ZA_C_CALLOC, total, ZA_MIN_ALIGN, true);
+}
+
+/* Free a block the caller knows is live; returns whether it really was. */
+static void free_block(za_thread_t *t, za_op_t op, void *p) {
+  za_block_info_t info;
+  za_block_state_t st = za_backend->free(t, p, &info);
+  if (za_likely(st == ZA_BLOCK_LIVE)) {
+    if (this_epoch(&info)) za_stats_free(t, info.size);
+  } else {
+    za_finding_record(op, p, st, &info);
+  }
+}
+
+void za_free(void *p) {
+  if (!p) return;
+  za_runtime_ensure();
+  za_thread_t *t = za_thread_enter();
+  za_stats_call(t, ZA_C_FREE);
+  free_block(t, ZA_OP_FREE, p);
+  za_thread_leave(t);
+}
+
+void *za_realloc(void *p, size_t size) {
+  if (!p) return alloc_block(ZA_C_REALLOC, size, ZA_MIN_ALIGN, false);
+  za_runtime_ensure();
+  za_thread_t *t = za_thread_enter();
+  za_stats_call(t, ZA_C_REALLOC);
+  void *q = NULL;
+  za_block_info_t info;
+  za_block_state_t st = za_backend->lookup(p, &info);
+  if (st != ZA_BLOCK_LIVE) {
+    za_finding_record(ZA_OP_REALLOC, p, st, &info); /* p is left as it was */
+  } else if (size == 0) {
+    free_block(t, ZA_OP_REALLOC, p);                 /* glibc: free, return NULL */
+    za_thread_leave(t);
+    return NULL;
+  } else if (size <= ZA_MAX_REQUEST) {
+    bool counted = this_epoch(&info);
+    q = za_backend->resize(t, p, size, &info);
+    if (q) {
+      if (counted) za_stats_resize(t, info.size, size);
+    } else if ((q = za_backend->alloc(t, size, ZA_MIN_ALIGN, false)) != NULL) {
+      za_stats_alloc(t, size);
+      /* Up to the old usable size: a program may have used all that malloc_usable_size said. */
+      memcpy(q, p, info.usable < size ? info.usable : size);
+      free_block(t, ZA_OP_REALLOC, p);
+    }
+  }
+  za_thread_leave(t);
+  if (!q) errno = ENOMEM;
+  return q;
+}
+
+void *za_reallocarray(void *p, size_t n, size_t size) {
+  size_t total;
+  if (__builtin_mul_overflow(n, size, &total)) {
+    errno = ENOMEM;
+    return NULL;
+  }
+  return za_realloc(p, total);
+}
+
+/* ---- aligned allocation ------------------------------------------------------------------ */
+
+static void *aligned_block(size_t align, size_t size) {
+  return alloc_block(ZA_C_ALIGNED, size, align < ZA_MIN_ALIGN ? ZA_MIN_ALIGN : align, false);
+}
+
+int za_posix_memalign(void **out, size_t align, size_t size) {
+  if (!za_is_pow2(align) || align % sizeof(void *) != 0) return EINVAL;
+  int saved = errno;
+  void *p = aligned_block(align, size);
+  errno = saved; /* posix_memalign reports through its result, not errno */
+  if (!p) return ENOMEM;
+  *out = p;
+  return 0;
+}
+
+/* C17 (and glibc from 2.38): the alignment must be a power of two. */
+void *za_aligned_alloc(size_t align, size_t size) {
+  if (!za_is_pow2(align)) {
+    errno = EINVAL;
+    return NULL;
+  }
+  return aligned_block(align, size);
+}
+
+/* glibc: an alignment that is not a power of two is rounded up to one. */
+void *za_memalign(size_t align, size_t size) {
+  if (align > SIZE_MAX / 2 + 1) {
+    errno = EINVAL;
+    return NULL;
+  }
+  while (!za_is_pow2(align)) align = align ? (align | (align - 1)) + 1 : 1;
+  return aligned_block(align, size);
+}
+
+void *za_valloc(size_t size) { return aligned_block(ZA_PAGE_SIZE, size); }
+
+void *za_pvalloc(size_t size) {
+  if (size > ZA_MAX_REQUEST) {
+    errno = ENOMEM;
+    return NULL;
+  }
+  return aligned_block(ZA_PAGE_SIZE, za_align_up(size ? size : 1, ZA_PAGE_SIZE));
+}
+
+size_t za_malloc_usable_size(void *p) {
+  if (!p) return 0;
+  za_runtime_ensure();
+  za_block_info_t info;
+  za_block_state_t st = za_backend->lookup(p, &info);
+  if (st == ZA_BLOCK_LIVE) return info.usable;
+  za_finding_record(ZA_OP_USABLE_SIZE, p, st, &info);
+  return 0;
+}
+
+/* ---- glibc's tuning and introspection calls ---------------------------------------------- */
+
+/* Every M_* parameter tunes glibc's own heap, which is not in use: accept and ignore. */
+int za_mallopt(int param, int value) {
+  (void)param;
+  (void)value;
+  return 1;
+}
+
+struct mallinfo2 za_mallinfo2(void) {
+  za_runtime_ensure();
+  za_counters_t c;
+  za_thread_sum_counters(&c);
+  size_t blocks = za_relaxed_load(&c.v[ZA_C_BLOCKS_ALLOC]) - za_relaxed_load(&c.v[ZA_C_BLOCKS_FREED]);
+  size_t bytes = za_relaxed_load(&c.v[ZA_C_BYTES_ALLOC]) - za_relaxed_load(&c.v[ZA_C_BYTES_FREED]);
+  size_t mapped = za_backend->mapped_bytes();
+  struct mallinfo2 mi;
+  memset(&mi, 0, sizeof mi);
+  mi.arena = mapped;
+  mi.ordblks = blocks;
+  mi.uordblks = bytes;
+  mi.fordblks = mapped > bytes ? mapped - bytes : 0;
+  return mi;
+}
+
+struct mallinfo za_mallinfo(void) {
+  struct mallinfo2 m2 = za_mallinfo2();
+  struct mallinfo mi;
+  memset(&mi, 0, sizeof mi);
+  mi.arena = (int)m2.arena;
+  mi.ordblks = (int)m2.ordblks;
+  mi.uordblks = (int)m2.uordblks;
+  mi.fordblks = (int)m2.fordblks;
+  return mi;
+}
+
+int za_malloc_trim(size_t pad) {
+  (void)pad;
+  za_runtime_ensure();
+  return za_backend->trim() ? 1 : 0;
+}
+
+void za_malloc_stats(void) {
+  struct mallinfo2 mi = za_mallinfo2();
+  char buf[256];
+  size_t n = za_snprintf(buf, sizeof buf,
+                         "zalloc (mode %s): %N blocks, %N bytes in use, %N bytes mapped\n",
+                         za_mode_name(za_opt.mode), mi.ordblks, mi.uordblks, mi.arena);
+  za_os_write_all(2, buf, n);
+}
+
+int za_malloc_info(int options, FILE *fp) {
+  if (options != 0) {
+    errno = EINVAL;
+    return -1;
+  }
+  struct mallinfo2 mi = za_mallinfo2();
+  fprintf(fp, "<malloc version=\"zalloc-%s\">\n<total type=\"mmap\" count=\"%zu\" size=\"%zu\"/>\n"
+              "<system type=\"current\" size=\"%zu\"/>\n<inuse size=\"%zu\"/>\n</malloc>\n",
+          za_mode_name(za_opt.mode), mi.ordblks, mi.uordblks, mi.arena, mi.uordblks);
+  return 0;
+}

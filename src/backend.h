@@ -1,0 +1,53 @@
+/* zalloc - the backend contract. A backend owns where blocks live and what each block records;
+ * the API layer (api.c) owns the C semantics (errno, overflow, realloc rules), the statistics
+ * and the findings, so every backend behaves the same at the edges. One backend serves the
+ * whole process, chosen by ZALLOC_MODE at start-up. */
+#ifndef ZA_BACKEND_H
+#define ZA_BACKEND_H
+#include "common.h"
+#include "thread.h"
+
+typedef enum za_block_state {
+  ZA_BLOCK_LIVE,       /* a block zalloc handed out and that was not freed */
+  ZA_BLOCK_FREED,      /* the start of a block that was freed (a second free is a double free) */
+  ZA_BLOCK_INTERIOR,   /* inside zalloc's heap, but not the start of any block */
+  ZA_BLOCK_FOREIGN,    /* not memory zalloc manages (another allocator, static, stack) */
+} za_block_state_t;
+
+typedef struct za_block_info {
+  size_t size;         /* bytes requested (LIVE, and FREED where the backend still knows) */
+  size_t usable;       /* bytes the caller may use, >= size (LIVE) */
+  uint32_t epoch;      /* za_epoch when it was allocated */
+} za_block_info_t;
+
+typedef struct za_backend {
+  const char *name;
+  void (*init)(void);
+  void (*thread_init)(za_thread_t *t);
+  void (*thread_exit)(za_thread_t *t);      /* also for threads that died in a fork */
+  /* `align` is a power of two >= ZA_MIN_ALIGN, `size` <= ZA_MAX_REQUEST; NULL when out of
+   * memory. `zero`: the block must read as zeros. */
+  void *(*alloc)(za_thread_t *t, size_t size, size_t align, bool zero);
+  /* Classify `p`; fills `info` when the answer is LIVE (and FREED when known). */
+  za_block_state_t (*lookup)(const void *p, za_block_info_t *info);
+  /* Free `p`. Returns LIVE when it was live and is now freed (with `info` as it was), else
+   * the state that made the free wrong; a wrong free changes nothing. Safe against two
+   * threads freeing the same block at once: exactly one of them gets LIVE. */
+  za_block_state_t (*free)(za_thread_t *t, void *p, za_block_info_t *info);
+  /* Resize the live block `p` (whose lookup filled `info`) cheaply: in place, or by moving
+   * its mapping. The block's new address, or NULL when the caller must allocate, copy and
+   * free instead. */
+  void *(*resize)(za_thread_t *t, void *p, size_t new_size, za_block_info_t *info);
+  /* Give cached free memory back to the OS; true if anything was released. */
+  bool (*trim)(void);
+  size_t (*mapped_bytes)(void);             /* memory currently taken from the OS */
+  void (*fork_prepare)(void);
+  void (*fork_parent)(void);
+  void (*fork_child)(void);
+} za_backend_t;
+
+extern const za_backend_t za_arena_backend;
+
+/* The backend chosen at start-up (runtime.c). */
+extern const za_backend_t *za_backend;
+#endif

@@ -1,0 +1,167 @@
+/* zalloc - large blocks in their own mappings (see large.h). */
+#include "large.h"
+#include "lock.h"
+#include "prim.h"
+#include "stats.h"
+
+#include <string.h>
+
+typedef struct entry {
+  uintptr_t addr;      /* 0: empty; TOMBSTONE: deleted */
+  size_t size;         /* requested */
+  size_t maplen;       /* mapping length, page multiple; usable == maplen */
+  uint32_t epoch;
+} entry_t;
+
+#define TOMBSTONE ((uintptr_t)1)
+#define RECENT 256
+
+static za_lock_t lock = ZA_LOCK_INIT;
+static entry_t *table;
+static size_t cap;          /* power of two */
+static size_t used;         /* live + tombstones */
+static size_t live;
+static size_t mapped;       /* bytes */
+static struct { uintptr_t addr; size_t size; } recent[RECENT]; /* recently unmapped */
+static size_t recent_next;
+
+static size_t slot_of(uintptr_t addr) { return (size_t)((addr >> 12) * 0x9e3779b97f4a7c15ull) & (cap - 1); }
+
+static entry_t *find(uintptr_t addr) {
+  if (!table) return NULL;
+  for (size_t i = slot_of(addr);; i = (i + 1) & (cap - 1)) {
+    if (table[i].addr == addr) return &table[i];
+    if (table[i].addr == 0) return NULL;
+  }
+}
+
+/* Rehash into a table big enough for twice the live entries; false if out of memory. */
+static bool grow(void) {
+  size_t ncap = cap ? cap : 256;
+  while (ncap < (live + 1) * 4) ncap *= 2;
+  entry_t *old = table;
+  size_t oldcap = cap;
+  entry_t *nt = za_os_map(ncap * sizeof(entry_t));
+  if (!nt) return false;
+  table = nt;
+  cap = ncap;
+  used = live;
+  for (size_t i = 0; i < oldcap; i++) {
+    if (old[i].addr <= TOMBSTONE) continue;
+    size_t j = slot_of(old[i].addr);
+    while (table[j].addr) j = (j + 1) & (cap - 1);
+    table[j] = old[i];
+  }
+  if (old) za_os_unmap(old, oldcap * sizeof(entry_t));
+  return true;
+}
+
+static bool insert(uintptr_t addr, size_t size, size_t maplen, uint32_t epoch) {
+  if ((used + 1) * 2 > cap && !grow()) return false;
+  size_t i = slot_of(addr);
+  while (table[i].addr > TOMBSTONE) i = (i + 1) & (cap - 1);
+  if (table[i].addr == 0) used++;
+  table[i] = (entry_t){addr, size, maplen, epoch};
+  live++;
+  mapped += maplen;
+  /* The address may be one we unmapped earlier: it is no longer a "recently freed" block. */
+  for (size_t r = 0; r < RECENT; r++)
+    if (recent[r].addr == addr) recent[r].addr = 0;
+  return true;
+}
+
+static void fill_info(const entry_t *e, za_block_info_t *info) {
+  info->size = e->size;
+  info->usable = e->maplen;
+  info->epoch = e->epoch;
+}
+
+void *za_large_alloc(size_t size, size_t align) {
+  if (size > ZA_MAX_REQUEST - ZA_PAGE_SIZE) return NULL;
+  size_t maplen = za_align_up(size ? size : 1, ZA_PAGE_SIZE);
+  void *p = za_os_map_aligned(maplen, align);
+  if (!p) return NULL;
+  za_lock(&lock);
+  bool ok = insert((uintptr_t)p, size, maplen, atomic_load_explicit(&za_epoch, memory_order_relaxed));
+  za_unlock(&lock);
+  if (!ok) {
+    za_os_unmap(p, maplen);
+    return NULL;
+  }
+  return p;
+}
+
+za_block_state_t za_large_lookup(const void *p, za_block_info_t *info) {
+  za_block_state_t st = ZA_BLOCK_FOREIGN;
+  za_lock(&lock);
+  entry_t *e = find((uintptr_t)p);
+  if (e) {
+    fill_info(e, info);
+    st = ZA_BLOCK_LIVE;
+  } else {
+    for (size_t r = 0; r < RECENT; r++)
+      if (recent[r].addr == (uintptr_t)p) {
+        info->size = recent[r].size;
+        st = ZA_BLOCK_FREED;
+      }
+  }
+  za_unlock(&lock);
+  return st;
+}
+
+za_block_state_t za_large_free(void *p, za_block_info_t *info) {
+  za_lock(&lock);
+  entry_t *e = find((uintptr_t)p);
+  if (!e) {
+    za_unlock(&lock);
+    return za_large_lookup(p, info);
+  }
+  fill_info(e, info);
+  e->addr = TOMBSTONE;
+  live--;
+  mapped -= info->usable;
+  recent[recent_next].addr = (uintptr_t)p;
+  recent[recent_next].size = info->size;
+  recent_next = (recent_next + 1) % RECENT;
+  /* Unmap under the lock: a concurrent mmap could otherwise get this address and insert it
+   * before we record it as recently freed. */
+  za_os_unmap(p, info->usable);
+  za_unlock(&lock);
+  return ZA_BLOCK_LIVE;
+}
+
+void *za_large_realloc(void *p, size_t new_size, za_block_info_t *info) {
+  if (new_size > ZA_MAX_REQUEST - ZA_PAGE_SIZE) return NULL;
+  size_t maplen = za_align_up(new_size ? new_size : 1, ZA_PAGE_SIZE);
+  void *q = NULL;
+  za_lock(&lock);
+  /* Make room first, so that once the mapping has moved its new address can be recorded. */
+  if (find((uintptr_t)p) && ((used + 1) * 2 <= cap || grow())) {
+    entry_t *e = find((uintptr_t)p);
+    fill_info(e, info);
+    q = maplen == e->maplen ? p : za_os_remap(p, e->maplen, maplen);
+    if (q == p) {
+      mapped = mapped - e->maplen + maplen;
+      e->size = new_size;
+      e->maplen = maplen;
+    } else if (q) {
+      mapped -= e->maplen;
+      e->addr = TOMBSTONE;
+      live--;
+      insert((uintptr_t)q, new_size, maplen, info->epoch);
+    }
+  }
+  za_unlock(&lock);
+  return q;
+}
+
+size_t za_large_mapped_bytes(void) {
+  za_lock(&lock);
+  size_t m = mapped;
+  za_unlock(&lock);
+  return m;
+}
+
+void za_large_fork_prepare(void) { za_lock(&lock); }
+void za_large_fork_parent(void) { za_unlock(&lock); }
+void za_large_fork_child(void) { za_lock_reset(&lock); }

@@ -1,0 +1,21 @@
+/* zalloc - large blocks: each in its own mapping, returned to the OS on free, resized with
+ * mremap. Shared by the backends for requests above their size threshold and for alignments
+ * their chunks cannot serve. Bookkeeping is out of band, in an open-addressing table keyed by
+ * the block's address, so a foreign or interior pointer is never dereferenced; a ring of
+ * recently unmapped blocks turns a second free of one into a reported double free. */
+#ifndef ZA_LARGE_H
+#define ZA_LARGE_H
+#include "backend.h"
+
+void *za_large_alloc(size_t size, size_t align);
+/* LIVE (and info) if `p` is a live large block; FREED if it is one we unmapped recently;
+ * FOREIGN otherwise. */
+za_block_state_t za_large_lookup(const void *p, za_block_info_t *info);
+za_block_state_t za_large_free(void *p, za_block_info_t *info);
+/* Resize the live large block `p` (mremap; may move). NULL, with `p` intact, on failure. */
+void *za_large_realloc(void *p, size_t new_size, za_block_info_t *info);
+size_t za_large_mapped_bytes(void);
+void za_large_fork_prepare(void);
+void za_large_fork_parent(void);
+void za_large_fork_child(void);
+#endif

@@ -1,0 +1,26 @@
+/* zalloc - OS primitives. Every system call zalloc makes goes through this contract, so the
+ * set of syscalls on the hot path stays small (mmap, munmap, mremap, madvise) and auditable.
+ * Nothing here allocates. Functions return NULL / a negative errno on failure. */
+#ifndef ZA_PRIM_H
+#define ZA_PRIM_H
+#include "common.h"
+
+void *za_os_map(size_t size);                     /* anonymous read-write, zero-filled */
+void *za_os_map_aligned(size_t size, size_t align); /* same, start aligned to `align` (pow2) */
+void *za_os_reserve(size_t size);                 /* address space only, pages appear on touch */
+void  za_os_unmap(void *p, size_t size);
+void *za_os_remap(void *p, size_t old_size, size_t new_size); /* may move */
+void  za_os_decommit(void *p, size_t size);       /* give pages back, contents read as zero */
+
+int   za_os_open_append(const char *path);        /* fd, or -errno */
+int   za_os_open_read(const char *path);          /* fd, or -errno */
+long  za_os_read(int fd, void *buf, size_t n);
+void  za_os_close(int fd);
+void  za_os_write_all(int fd, const char *buf, size_t n);
+int   za_os_getpid(void);
+int   za_os_gettid(void);
+void  za_os_yield(void);
+_Noreturn void za_os_exit(int status);
+uint64_t za_os_random_seed(void);                 /* from AT_RANDOM: no getrandom syscall */
+const char *za_os_errno_name(int err);            /* "No such file or directory", no malloc */
+#endif

@@ -1,0 +1,114 @@
+/* zalloc - the exit report (see report.h). */
+#include "report.h"
+#include "backend.h"
+#include "options.h"
+#include "prim.h"
+#include "runtime.h"
+#include "stats.h"
+#include "thread.h"
+
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <errno.h>
+#include <unistd.h>
+
+int za_report_open_log(bool *opened) {
+  *opened = false;
+  if (strcmp(za_opt.log, "stderr") == 0) return 2;
+  char path[ZA_PATH_MAX + 32];
+  if (!za_options_log_path(za_opt.log, za_os_getpid(), path, sizeof path)) return 2;
+  int fd = za_os_open_append(path);
+  if (fd < 0) return 2; /* checked at start-up; if it has gone since, stderr still works */
+  *opened = true;
+  return fd;
+}
+
+/* The command line, from /proc (no allocation), NULs turned into spaces and cut at `cap`. */
+static void command_line(char *buf, size_t cap) {
+  buf[0] = '\0';
+  int fd = za_os_open_read("/proc/self/cmdline");
+  if (fd < 0) return;
+  long n = za_os_read(fd, buf, cap - 1);
+  za_os_close(fd);
+  if (n <= 0) return;
+  if ((size_t)n == cap - 1) memcpy(buf + cap - 5, " ...", 4);
+  buf[n] = '\0';
+  while (n > 0 && buf[n - 1] == '\0') n--;
+  for (long i = 0; i < n; i++)
+    if ((unsigned char)buf[i] < ' ') buf[i] = ' '; /* NULs between arguments, newlines in them */
+  buf[n] = '\0';
+}
+
+static void write_header(za_out_t *o, const char *pre) {
+  char cmd[200];
+  command_line(cmd, sizeof cmd);
+  za_out_printf(o, "%szalloc report for %s (pid %d, mode %s", pre,
+                cmd[0] ? cmd : program_invocation_name, za_os_getpid(), za_mode_name(za_opt.mode));
+  if (za_parent_pid) za_out_printf(o, ", forked from pid %d: counts start at the fork", za_parent_pid);
+  za_out_str(o, ")\n");
+}
+
+void za_report_exit(void) {
+  static atomic_flag done = ATOMIC_FLAG_INIT;
+  if (atomic_flag_test_and_set(&done)) return;
+  za_runtime_ensure();
+
+  za_counters_t c;
+  za_thread_sum_counters(&c);
+  uint64_t v[ZA_C_COUNT];
+  for (int i = 0; i < ZA_C_COUNT; i++) v[i] = za_relaxed_load(&c.v[i]);
+  size_t live_blocks = v[ZA_C_BLOCKS_ALLOC] - v[ZA_C_BLOCKS_FREED];
+  size_t live_bytes = v[ZA_C_BYTES_ALLOC] - v[ZA_C_BYTES_FREED];
+  size_t peak = za_stats_peak(za_tls_thread, live_bytes);
+
+  static za_finding_t list[ZA_FINDINGS_MAX];
+  za_findings_summary_t fs;
+  za_findings_snapshot(&fs, list);
+
+  char pre[32], buf[8192];
+  za_snprintf(pre, sizeof pre, "==%d== ", za_os_getpid());
+  bool opened;
+  za_out_t o;
+  za_out_init(&o, za_report_open_log(&opened), buf, sizeof buf);
+
+  write_header(&o, pre);
+  za_out_printf(&o, "%s  calls:       %N malloc, %N calloc, %N realloc, %N aligned, %N free\n", pre,
+                (size_t)v[ZA_C_MALLOC], (size_t)v[ZA_C_CALLOC], (size_t)v[ZA_C_REALLOC],
+                (size_t)v[ZA_C_ALIGNED], (size_t)v[ZA_C_FREE]);
+  za_out_printf(&o, "%s  allocated:   %N blocks, %B in total; peak in use %B\n", pre,
+                (size_t)v[ZA_C_BLOCKS_ALLOC], (size_t)v[ZA_C_BYTES_ALLOC], peak);
+  if (live_blocks)
+    za_out_printf(&o, "%s  leaked:      %N blocks, %N bytes still allocated at exit\n", pre,
+                  live_blocks, live_bytes);
+  else
+    za_out_printf(&o, "%s  leaked:      nothing: every block was freed\n", pre);
+  uint64_t errors = fs.double_free + fs.invalid_free + fs.bad_realloc + fs.bad_usable_size;
+  if (!errors) {
+    za_out_printf(&o, "%s  heap errors: none\n", pre);
+  } else {
+    za_out_printf(&o, "%s  heap errors: %N (%N double free, %N invalid free, %N invalid realloc, "
+                      "%N invalid malloc_usable_size)\n",
+                  pre, (size_t)errors, (size_t)fs.double_free, (size_t)fs.invalid_free,
+                  (size_t)fs.bad_realloc, (size_t)fs.bad_usable_size);
+    for (size_t i = 0; i < fs.listed; i++) za_finding_write(&o, pre, &list[i]);
+    if (fs.not_listed)
+      za_out_printf(&o, "%s%N more errors on further addresses, not listed\n", pre, (size_t)fs.not_listed);
+  }
+  za_out_flush(&o);
+  if (opened) za_os_close(o.fd);
+}
+
+_Noreturn void za_report_abort(const za_finding_t *f) {
+  char pre[32], buf[1024];
+  za_snprintf(pre, sizeof pre, "==%d== ", za_os_getpid());
+  bool opened;
+  za_out_t o;
+  za_out_init(&o, za_report_open_log(&opened), buf, sizeof buf);
+  write_header(&o, pre);
+  za_finding_write(&o, pre, f);
+  za_out_printf(&o, "%szalloc: aborting at the first heap error (ZALLOC_ABORT=1)\n", pre);
+  za_out_flush(&o);
+  if (opened) za_os_close(o.fd);
+  abort();
+}

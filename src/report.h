@@ -1,0 +1,14 @@
+/* zalloc - the exit report, one mechanism for every backend: who ran (program, pid, mode),
+ * what it did (calls, blocks, bytes, peak), what it left (blocks still live at exit) and every
+ * heap error recorded during the run. Written once per process from the library destructor,
+ * after the program's own atexit handlers and destructors, to ZALLOC_LOG. */
+#ifndef ZA_REPORT_H
+#define ZA_REPORT_H
+#include "findings.h"
+
+void za_report_exit(void);
+/* ZALLOC_ABORT=1: print the finding (and where the report would go) and abort. */
+_Noreturn void za_report_abort(const za_finding_t *f);
+/* Open the log for appending (fd 2 for "stderr"); *opened tells the caller to close it. */
+int za_report_open_log(bool *opened);
+#endif

@@ -1,0 +1,113 @@
+/* zalloc - process start-up and fork handling (see runtime.h). */
+#include "runtime.h"
+#include "backend.h"
+#include "findings.h"
+#include "large.h"
+#include "options.h"
+#include "out.h"
+#include "prim.h"
+#include "segmap.h"
+#include "stats.h"
+#include "thread.h"
+
+#include <string.h>
+#include <unistd.h>
+
+atomic_int za_runtime_state;
+int za_parent_pid;
+const za_backend_t *za_backend;
+static int init_tid;
+
+static const za_backend_t *const backends[ZA_MODE_COUNT] = {
+  [ZA_MODE_ARENA] = &za_arena_backend,
+};
+
+static _Noreturn void fatal(const char *line) {
+  za_os_write_all(2, line, strlen(line));
+  za_os_write_all(2, "\n", 1);
+  za_os_exit(2);
+}
+
+/* The environment before libc has set `environ` (possible for the very first malloc): read
+ * it from /proc, into static storage since nothing can be allocated yet. */
+static char **environment(void) {
+  static char buf[64 * 1024];
+  static char *vars[1024];
+  if (environ) return environ;
+  int fd = za_os_open_read("/proc/self/environ");
+  if (fd < 0) return NULL;
+  long n = 0, r;
+  while (n < (long)sizeof buf - 1 && (r = za_os_read(fd, buf + n, sizeof buf - 1 - (size_t)n)) > 0) n += r;
+  za_os_close(fd);
+  buf[n] = '\0';
+  size_t k = 0;
+  for (long i = 0; i < n && k < 1023; i += (long)strlen(buf + i) + 1) vars[k++] = buf + i;
+  vars[k] = NULL;
+  return vars;
+}
+
+static void check_log(void) {
+  if (strcmp(za_opt.log, "stderr") == 0) return;
+  char path[ZA_PATH_MAX + 32], line[2 * ZA_PATH_MAX + 256];
+  if (!za_options_log_path(za_opt.log, za_os_getpid(), path, sizeof path)) {
+    za_snprintf(line, sizeof line, "zalloc: ZALLOC_LOG=%s: the path is too long once %%p is expanded", za_opt.log);
+    fatal(line);
+  }
+  int fd = za_os_open_append(path);
+  if (fd < 0) {
+    za_snprintf(line, sizeof line,
+                "zalloc: ZALLOC_LOG=%s: cannot open %s for writing (%s); accepted: 'stderr' or "
+                "a writable file path (%%p becomes the pid)",
+                za_opt.log, path, za_os_errno_name(-fd));
+    fatal(line);
+  }
+  za_os_close(fd);
+}
+
+static void start(void) {
+  char err[512];
+  if (!za_options_parse(environment(), &za_opt, err, sizeof err)) fatal(err);
+  check_log();
+  if (!za_segmap_init()) fatal("zalloc: cannot reserve address space for the segment map (ulimit -v?)");
+  za_backend = backends[za_opt.mode];
+  za_backend->init();
+  za_thread_init();
+}
+
+void za_runtime_init(void) {
+  int expected = 0;
+  if (atomic_compare_exchange_strong(&za_runtime_state, &expected, 1)) {
+    init_tid = za_os_gettid();
+    start();
+    atomic_store_explicit(&za_runtime_state, 2, memory_order_release);
+    return;
+  }
+  if (expected == 2) return;
+  if (init_tid == za_os_gettid())
+    fatal("zalloc: internal error: the allocator was re-entered during its own start-up");
+  while (atomic_load_explicit(&za_runtime_state, memory_order_acquire) != 2) za_os_yield();
+}
+
+void za_fork_prepare(void) {
+  za_runtime_ensure();
+  za_thread_fork_prepare();
+  za_backend->fork_prepare();
+  za_large_fork_prepare();
+  za_findings_fork_prepare();
+}
+
+void za_fork_parent(void) {
+  za_findings_fork_parent();
+  za_large_fork_parent();
+  za_backend->fork_parent();
+  za_thread_fork_parent();
+}
+
+void za_fork_child(void) {
+  za_parent_pid = (int)getppid();
+  za_findings_fork_child();
+  za_large_fork_child();
+  za_backend->fork_child();
+  za_thread_fork_child();
+  za_stats_reset();
+}

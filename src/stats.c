@@ -1,0 +1,77 @@
+/* zalloc - statistics (see stats.h). */
+#include "stats.h"
+#include "thread.h"
+
+#include <string.h>
+
+_Atomic uint32_t za_epoch;
+
+static za_counters_t exited;          /* counters of threads that have exited */
+static _Atomic int64_t in_use;        /* bytes in use, all threads, in batches */
+static _Atomic int64_t peak;
+
+void za_stats_call(za_thread_t *t, za_counter_t call) { za_relaxed_bump(&t->counters.v[call], 1); }
+
+static void flush_in_use(za_thread_t *t) {
+  int64_t now = atomic_fetch_add_explicit(&in_use, t->in_use_pending, memory_order_relaxed) +
+                t->in_use_pending;
+  t->in_use_pending = 0;
+  int64_t p = atomic_load_explicit(&peak, memory_order_relaxed);
+  while (now > p && !atomic_compare_exchange_weak_explicit(&peak, &p, now, memory_order_relaxed,
+                                                           memory_order_relaxed)) {
+  }
+}
+
+/* Flush when the batch is full either way, or early while the process may be setting a new
+ * peak, so the recorded peak is within ZA_STATS_PEAK_SLACK bytes per thread of the truth. */
+static inline void add_in_use(za_thread_t *t, int64_t delta) {
+  int64_t p = t->in_use_pending += delta;
+  if (p > ZA_STATS_BATCH || p < -ZA_STATS_BATCH ||
+      (p > ZA_STATS_PEAK_SLACK && za_relaxed_load(&in_use) + p > za_relaxed_load(&peak)))
+    flush_in_use(t);
+}
+
+void za_stats_alloc(za_thread_t *t, size_t size) {
+  za_relaxed_bump(&t->counters.v[ZA_C_BLOCKS_ALLOC], 1);
+  za_relaxed_bump(&t->counters.v[ZA_C_BYTES_ALLOC], size);
+  add_in_use(t, (int64_t)size);
+}
+
+void za_stats_free(za_thread_t *t, size_t size) {
+  za_relaxed_bump(&t->counters.v[ZA_C_BLOCKS_FREED], 1);
+  za_relaxed_bump(&t->counters.v[ZA_C_BYTES_FREED], size);
+  add_in_use(t, -(int64_t)size);
+}
+
+void za_stats_resize(za_thread_t *t, size_t old_size, size_t new_size) {
+  if (new_size > old_size) za_relaxed_bump(&t->counters.v[ZA_C_BYTES_ALLOC], new_size - old_size);
+  else za_relaxed_bump(&t->counters.v[ZA_C_BYTES_FREED], old_size - new_size);
+  add_in_use(t, (int64_t)new_size - (int64_t)old_size);
+}
+
+void za_stats_fold(za_thread_t *t) {
+  for (int i = 0; i < ZA_C_COUNT; i++) {
+    atomic_fetch_add_explicit(&exited.v[i], za_relaxed_load(&t->counters.v[i]), memory_order_relaxed);
+    za_relaxed_store(&t->counters.v[i], 0);
+  }
+  flush_in_use(t);
+}
+
+void za_stats_exited(za_counters_t *out) {
+  for (int i = 0; i < ZA_C_COUNT; i++)
+    za_relaxed_bump(&out->v[i], za_relaxed_load(&exited.v[i]));
+}
+
+size_t za_stats_peak(za_thread_t *t, size_t live_now) {
+  if (t) flush_in_use(t);
+  int64_t p = atomic_load_explicit(&peak, memory_order_relaxed);
+  size_t recorded = p > 0 ? (size_t)p : 0;
+  return recorded > live_now ? recorded : live_now;
+}
+
+void za_stats_reset(void) {
+  for (int i = 0; i < ZA_C_COUNT; i++) za_relaxed_store(&exited.v[i], 0);
+  atomic_store(&in_use, 0);
+  atomic_store(&peak, 0);
+  atomic_fetch_add(&za_epoch, 1);
+}

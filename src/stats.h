@@ -1,0 +1,36 @@
+/* zalloc - statistics for the exit report: calls by kind, blocks and bytes allocated and
+ * freed, bytes in use and their peak. Counters are per thread (no shared cache line on the
+ * fast path) and summed when the report is written; the in-use figure is shared but updated
+ * in batches (ZA_STATS_BATCH bytes, ZA_STATS_PEAK_SLACK while near the peak), so the peak is
+ * exact to within ZA_STATS_PEAK_SLACK bytes per thread. Only blocks allocated in this process image count: a forked child starts at zero
+ * and does not count frees of blocks it inherited (see za_epoch). */
+#ifndef ZA_STATS_H
+#define ZA_STATS_H
+#include "common.h"
+
+typedef enum za_counter {
+  ZA_C_MALLOC, ZA_C_CALLOC, ZA_C_REALLOC, ZA_C_ALIGNED, ZA_C_FREE,
+  ZA_C_BLOCKS_ALLOC, ZA_C_BLOCKS_FREED, ZA_C_BYTES_ALLOC, ZA_C_BYTES_FREED,
+  ZA_C_COUNT
+} za_counter_t;
+
+typedef struct za_counters { _Atomic uint64_t v[ZA_C_COUNT]; } za_counters_t;
+
+#define ZA_STATS_BATCH ((int64_t)64 << 10)
+#define ZA_STATS_PEAK_SLACK ((int64_t)4 << 10)
+
+/* Bumped in a forked child: blocks remember the epoch they were allocated in. */
+extern _Atomic uint32_t za_epoch;
+
+struct za_thread;
+void za_stats_call(struct za_thread *t, za_counter_t call);
+void za_stats_alloc(struct za_thread *t, size_t size);
+void za_stats_free(struct za_thread *t, size_t size);
+void za_stats_resize(struct za_thread *t, size_t old_size, size_t new_size);
+/* Move a thread's counters into the process totals (thread exit, fork child). */
+void za_stats_fold(struct za_thread *t);
+void za_stats_exited(za_counters_t *out);       /* adds the folded totals into out */
+/* The peak of bytes in use; flushes the caller's batch first and is never below live_now. */
+size_t za_stats_peak(struct za_thread *t, size_t live_now);
+void za_stats_reset(void);                       /* forked child */
+#endif

@@ -1,0 +1,43 @@
+/* zalloc - per-thread state. Each thread that calls into zalloc gets a za_thread_t, found
+ * through one initial-exec TLS pointer: its statistics counters (written only by that thread)
+ * and its backend's private heap. A pthread key destructor returns it when the thread exits;
+ * calls the thread makes after that (other TLS destructors freeing memory) share one locked
+ * "orphan" thread state. A registry of live threads lets the report sum their counters and
+ * lets a forked child drop the threads that did not survive fork. */
+#ifndef ZA_THREAD_H
+#define ZA_THREAD_H
+#include "common.h"
+#include "stats.h"
+
+#define ZA_BACKEND_STATE_SIZE 64
+
+typedef struct za_thread {
+  struct za_thread *next, *prev;         /* registry, under the registry lock */
+  za_counters_t counters;                /* this thread's calls, blocks and bytes */
+  int64_t in_use_pending;                /* bytes not yet added to the global in-use figure */
+  int tid;
+  _Alignas(16) unsigned char backend[ZA_BACKEND_STATE_SIZE]; /* the backend's per-thread heap */
+} za_thread_t;
+
+extern ZA_TLS za_thread_t *za_tls_thread;
+
+za_thread_t *za_thread_enter_slow(void);
+void za_thread_leave_slow(za_thread_t *t);
+extern za_thread_t za_orphan_thread;
+
+/* The calling thread's state; every entry point brackets its work with enter/leave. */
+static inline za_thread_t *za_thread_enter(void) {
+  za_thread_t *t = za_tls_thread;
+  return za_likely(t != NULL) ? t : za_thread_enter_slow();
+}
+static inline void za_thread_leave(za_thread_t *t) {
+  if (za_unlikely(t == &za_orphan_thread)) za_thread_leave_slow(t);
+}
+
+void za_thread_init(void);          /* once, at start-up: creates the pthread key */
+/* Sum every thread's counters (live, exited, orphan) into `out`. */
+void za_thread_sum_counters(za_counters_t *out);
+void za_thread_fork_prepare(void);
+void za_thread_fork_parent(void);
+void za_thread_fork_child(void);    /* drops every thread but the caller */
+#endif
