@@ -52,4 +52,14 @@ __attribute__((constructor)) static void zalloc_start(void) {
   pthread_atfork(za_fork_prepare, za_fork_parent, za_fork_child);
 }
 
-__attribute__((destructor)) static void zalloc_report(void) { za_report_exit(); }
+/* Our destructor runs before those of libraries initialised ahead of us (all the program's
+ * own libraries: preloaded objects are initialised last), and their frees must be seen.
+ * glibc runs exit handlers registered while exit handlers run (the library destructors run
+ * inside one), so registering the report here puts it after every destructor. Registered
+ * with no DSO handle: atexit() would tie it to this library, and __cxa_finalize would run it
+ * at once. If it cannot be registered (out of memory), report now. */
+extern int __cxa_atexit(void (*fn)(void *), void *arg, void *dso);
+static void report_at_exit(void *unused) { (void)unused; za_report_exit(); }
+__attribute__((destructor)) static void zalloc_exit(void) {
+  if (__cxa_atexit(report_at_exit, NULL, NULL) != 0) za_report_exit();
+}

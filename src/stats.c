@@ -12,23 +12,24 @@ static _Atomic int64_t peak;
 
 void za_stats_call(za_thread_t *t, za_counter_t call) { za_relaxed_bump(&t->counters.v[call], 1); }
 
+/* Add the thread's batch to the shared figure. The thread's own high-water mark within the
+ * batch, on top of the shared figure as it was, is a peak candidate: exact when one thread
+ * allocates, and off by at most the other threads' unflushed batches otherwise. */
 static void flush_in_use(za_thread_t *t) {
-  int64_t now = atomic_fetch_add_explicit(&in_use, t->in_use_pending, memory_order_relaxed) +
-                t->in_use_pending;
-  t->in_use_pending = 0;
+  int64_t base = atomic_fetch_add_explicit(&in_use, t->in_use_pending, memory_order_relaxed);
+  int64_t candidate = base + t->in_use_high;
+  t->in_use_pending = t->in_use_high = 0;
   int64_t p = atomic_load_explicit(&peak, memory_order_relaxed);
-  while (now > p && !atomic_compare_exchange_weak_explicit(&peak, &p, now, memory_order_relaxed,
-                                                           memory_order_relaxed)) {
+  while (candidate > p && !atomic_compare_exchange_weak_explicit(&peak, &p, candidate,
+                                                                 memory_order_relaxed,
+                                                                 memory_order_relaxed)) {
   }
 }
 
-/* Flush when the batch is full either way, or early while the process may be setting a new
- * peak, so the recorded peak is within ZA_STATS_PEAK_SLACK bytes per thread of the truth. */
 static inline void add_in_use(za_thread_t *t, int64_t delta) {
   int64_t p = t->in_use_pending += delta;
-  if (p > ZA_STATS_BATCH || p < -ZA_STATS_BATCH ||
-      (p > ZA_STATS_PEAK_SLACK && za_relaxed_load(&in_use) + p > za_relaxed_load(&peak)))
-    flush_in_use(t);
+  if (p > t->in_use_high) t->in_use_high = p;
+  if (p > ZA_STATS_BATCH || p < -ZA_STATS_BATCH) flush_in_use(t);
 }
 
 void za_stats_alloc(za_thread_t *t, size_t size) {

@@ -1,8 +1,9 @@
 /* zalloc - statistics for the exit report: calls by kind, blocks and bytes allocated and
  * freed, bytes in use and their peak. Counters are per thread (no shared cache line on the
  * fast path) and summed when the report is written; the in-use figure is shared but updated
- * in batches (ZA_STATS_BATCH bytes, ZA_STATS_PEAK_SLACK while near the peak), so the peak is
- * exact to within ZA_STATS_PEAK_SLACK bytes per thread. Only blocks allocated in this process image count: a forked child starts at zero
+ * in batches of up to ZA_STATS_BATCH bytes per thread. Each thread remembers the high-water
+ * mark of its batch, so the peak is exact when one thread allocates and within one batch per
+ * other thread otherwise. Only blocks allocated in this process image count: a forked child starts at zero
  * and does not count frees of blocks it inherited (see za_epoch). */
 #ifndef ZA_STATS_H
 #define ZA_STATS_H
@@ -17,7 +18,6 @@ typedef enum za_counter {
 typedef struct za_counters { _Atomic uint64_t v[ZA_C_COUNT]; } za_counters_t;
 
 #define ZA_STATS_BATCH ((int64_t)64 << 10)
-#define ZA_STATS_PEAK_SLACK ((int64_t)4 << 10)
 
 /* Bumped in a forked child: blocks remember the epoch they were allocated in. */
 extern _Atomic uint32_t za_epoch;

@@ -128,9 +128,9 @@ void za_thread_fork_child(void) {
   /* The child counts only what it does itself. */
   for (t = registry; t; t = t->next) {
     memset(&t->counters, 0, sizeof t->counters);
-    t->in_use_pending = 0;
+    t->in_use_pending = t->in_use_high = 0;
     t->tid = za_os_gettid();
   }
   memset(&za_orphan_thread.counters, 0, sizeof za_orphan_thread.counters);
-  za_orphan_thread.in_use_pending = 0;
+  za_orphan_thread.in_use_pending = za_orphan_thread.in_use_high = 0;
 }

@@ -15,6 +15,7 @@ typedef struct za_thread {
   struct za_thread *next, *prev;         /* registry, under the registry lock */
   za_counters_t counters;                /* this thread's calls, blocks and bytes */
   int64_t in_use_pending;                /* bytes not yet added to the global in-use figure */
+  int64_t in_use_high;                   /* highest in_use_pending since the last flush */
   int tid;
   _Alignas(16) unsigned char backend[ZA_BACKEND_STATE_SIZE]; /* the backend's per-thread heap */
 } za_thread_t;
