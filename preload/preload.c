@@ -59,7 +59,11 @@ __attribute__((constructor)) static void zalloc_start(void) {
  * with no DSO handle: atexit() would tie it to this library, and __cxa_finalize would run it
  * at once. If it cannot be registered (out of memory), report now. */
 extern int __cxa_atexit(void (*fn)(void *), void *arg, void *dso);
-static void report_at_exit(void *unused) { (void)unused; za_report_exit(); }
+static void report_at_exit(void *unused) {
+  (void)unused;
+  fflush(NULL); /* the program's buffered output belongs before the report, as it ran first */
+  za_report_exit();
+}
 __attribute__((destructor)) static void zalloc_exit(void) {
   if (__cxa_atexit(report_at_exit, NULL, NULL) != 0) za_report_exit();
 }

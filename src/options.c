@@ -155,7 +155,15 @@ void za_options_write_markdown(za_out_t *o) {
                 "| Variable | Default | Accepted | Meaning |\n|---|---|---|---|\n");
   for (size_t i = 0; i < N_OPTIONS; i++) {
     const opt_desc_t *d = &options[i];
-    const char *accepted = d->kind == OPT_PATH ? "`stderr` or a file path" : d->values;
-    za_out_printf(o, "| `%s` | `%s` | %s | %s |\n", d->name, d->def, accepted, d->help);
+    za_out_printf(o, "| `%s` | `%s` | ", d->name, d->def);
+    if (d->kind == OPT_PATH) {
+      za_out_str(o, "`stderr` or a file path");
+    } else {
+      za_out_str(o, "`");
+      for (const char *p = d->values; *p; p++) /* "a,b" -> "`a`, `b`" */
+        za_out_str(o, *p == ',' ? "`, `" : (char[2]){*p, 0});
+      za_out_str(o, "`");
+    }
+    za_out_printf(o, " | %s |\n", d->help);
   }
 }

@@ -1,0 +1,278 @@
+/* alloc-bench - classic malloc patterns, for comparing allocators under LD_PRELOAD.
+ *
+ *   alloc-bench TEST [SCALE [THREADS]]
+ *
+ * TEST is one of:
+ *   lifo      many small blocks (16..256 bytes) allocated, then freed newest first
+ *   fifo      the same, freed oldest first
+ *   random    a working set of 20,000 blocks of 8..1024 bytes; each step frees a random one
+ *             and allocates a replacement of a random size
+ *   realloc   a buffer grown by 16..80 bytes at a time up to 1 MiB, then freed, repeatedly
+ *   realloc2  two buffers grown in turn the same way (neither is always the newest block)
+ *   prodcons  one thread allocates 16..256-byte messages and passes them through a ring to a
+ *             second thread, which reads and frees them (every free is a cross-thread free)
+ *   churn     THREADS threads (default 1), each with its own working set of 1,000 blocks of
+ *             16..512 bytes, each step freeing a random block and allocating a replacement
+ *
+ * SCALE (default 1.0) multiplies the amount of work. Every block is written when allocated and
+ * read before it is freed, as a program would. One line goes to stdout: the operations done
+ * (an operation is one malloc/free pair, or one realloc call), operations per second, and the
+ * process's peak resident set size from getrusage. The exit status is 1 if a check fails
+ * (a block's contents changed under it), so a broken allocator does not pass as a fast one. */
+#define _GNU_SOURCE
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+
+static double scale = 1.0;
+static _Atomic int failed;
+
+/* ---- helpers ----------------------------------------------------------------------------- */
+
+static inline uint64_t rng_next(uint64_t *s) { /* xorshift64* */
+  uint64_t x = *s;
+  x ^= x >> 12;
+  x ^= x << 25;
+  x ^= x >> 27;
+  *s = x;
+  return x * 0x2545f4914f6cdd1dull;
+}
+static inline size_t rng_range(uint64_t *s, size_t lo, size_t hi) { /* [lo, hi] */
+  return lo + (size_t)(rng_next(s) % (hi - lo + 1));
+}
+
+static double now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static void *xmalloc(size_t n) {
+  void *p = malloc(n);
+  if (!p) {
+    fprintf(stderr, "alloc-bench: malloc(%zu) failed\n", n);
+    exit(2);
+  }
+  return p;
+}
+
+/* Write the first and last word of a block (with a value derived from `tag`); check them back
+ * before the block is freed. Blocks are at least 8 bytes. */
+static inline void fill(void *p, size_t n, uint64_t tag) {
+  memcpy(p, &tag, 8);
+  memcpy((char *)p + n - 8, &tag, 8);
+}
+static inline void check(const void *p, size_t n, uint64_t tag) {
+  uint64_t a, b;
+  memcpy(&a, p, 8);
+  memcpy(&b, (const char *)p + n - 8, 8);
+  if (a != tag || b != tag) atomic_store(&failed, 1);
+}
+
+static long iters(double base) {
+  long n = (long)(base * scale);
+  return n > 0 ? n : 1;
+}
+
+/* ---- single-threaded patterns ------------------------------------------------------------ */
+
+#define BATCH 50000
+
+static long order_test(int lifo) {
+  void **p = xmalloc(BATCH * sizeof *p);
+  size_t *sz = xmalloc(BATCH * sizeof *sz);
+  uint64_t s = 0x9e3779b97f4a7c15ull;
+  long rounds = iters(100), ops = 0;
+  for (long r = 0; r < rounds; r++) {
+    for (long i = 0; i < BATCH; i++) {
+      sz[i] = rng_range(&s, 16, 256);
+      p[i] = xmalloc(sz[i]);
+      fill(p[i], sz[i], (uint64_t)i);
+    }
+    for (long k = 0; k < BATCH; k++) {
+      long i = lifo ? BATCH - 1 - k : k;
+      check(p[i], sz[i], (uint64_t)i);
+      free(p[i]);
+    }
+    ops += BATCH;
+  }
+  free(sz);
+  free(p);
+  return ops;
+}
+
+static long random_test(void) {
+  enum { W = 20000 };
+  void **p = xmalloc(W * sizeof *p);
+  size_t *sz = xmalloc(W * sizeof *sz);
+  uint64_t s = 0x243f6a8885a308d3ull;
+  for (long i = 0; i < W; i++) {
+    sz[i] = rng_range(&s, 8, 1024);
+    p[i] = xmalloc(sz[i]);
+    fill(p[i], sz[i], (uint64_t)i);
+  }
+  long n = iters(5e6);
+  for (long k = 0; k < n; k++) {
+    long i = (long)(rng_next(&s) % W);
+    check(p[i], sz[i], (uint64_t)i);
+    free(p[i]);
+    sz[i] = rng_range(&s, 8, 1024);
+    p[i] = xmalloc(sz[i]);
+    fill(p[i], sz[i], (uint64_t)i);
+  }
+  for (long i = 0; i < W; i++) {
+    check(p[i], sz[i], (uint64_t)i);
+    free(p[i]);
+  }
+  free(sz);
+  free(p);
+  return n + W;
+}
+
+static long realloc_test(int nbuf) {
+  enum { LIMIT = 1 << 20 };
+  uint64_t s = 0x13198a2e03707344ull;
+  long rounds = iters(120 / nbuf), ops = 0;
+  for (long r = 0; r < rounds; r++) {
+    char *b[2] = {NULL, NULL};
+    size_t len[2] = {0, 0};
+    while (len[nbuf - 1] < LIMIT) {
+      for (int j = 0; j < nbuf; j++) {
+        size_t grow = rng_range(&s, 16, 80);
+        char *q = realloc(b[j], len[j] + grow);
+        if (!q) {
+          fprintf(stderr, "alloc-bench: realloc(%zu) failed\n", len[j] + grow);
+          exit(2);
+        }
+        /* The contents so far must have moved with the block: check the last byte written. */
+        if (len[j] && q[len[j] - 1] != (char)(len[j] - 1)) atomic_store(&failed, 1);
+        for (size_t i = len[j]; i < len[j] + grow; i++) q[i] = (char)i;
+        b[j] = q;
+        len[j] += grow;
+        ops++;
+      }
+    }
+    for (int j = 0; j < nbuf; j++) free(b[j]);
+  }
+  return ops;
+}
+
+/* ---- producer / consumer: every free is a cross-thread free ------------------------------ */
+
+#define RING 4096
+static struct {
+  _Alignas(64) _Atomic size_t head;   /* written by the producer */
+  _Alignas(64) _Atomic size_t tail;   /* written by the consumer */
+  _Alignas(64) void *slot[RING];
+} ring;
+static long pc_messages;
+
+static void *consumer(void *arg) {
+  (void)arg;
+  size_t tail = 0;
+  for (long k = 0; k < pc_messages; k++) {
+    while (atomic_load_explicit(&ring.head, memory_order_acquire) == tail) sched_yield();
+    unsigned char *m = ring.slot[tail % RING];
+    atomic_store_explicit(&ring.tail, ++tail, memory_order_release);
+    size_t n = (size_t)m[0] * 8 + 8;           /* the producer wrote the size in the block */
+    if (m[n - 1] != (unsigned char)k) atomic_store(&failed, 1);
+    free(m);
+  }
+  return NULL;
+}
+
+static long prodcons_test(void) {
+  pc_messages = iters(4e6);
+  pthread_t c;
+  if (pthread_create(&c, NULL, consumer, NULL) != 0) exit(2);
+  uint64_t s = 0xa4093822299f31d0ull;
+  size_t head = 0;
+  for (long k = 0; k < pc_messages; k++) {
+    size_t words = rng_range(&s, 1, 31);       /* 16..256 bytes */
+    unsigned char *m = xmalloc(words * 8 + 8);
+    m[0] = (unsigned char)words;
+    m[words * 8 + 7] = (unsigned char)k;
+    while (head - atomic_load_explicit(&ring.tail, memory_order_acquire) == RING) sched_yield();
+    ring.slot[head % RING] = m;
+    atomic_store_explicit(&ring.head, ++head, memory_order_release);
+  }
+  pthread_join(c, NULL);
+  return pc_messages;
+}
+
+/* ---- per-thread churn ---------------------------------------------------------------------- */
+
+static void *churn_thread(void *arg) {
+  enum { W = 1000 };
+  uint64_t s = 0x082efa98ec4e6c89ull + (uint64_t)(uintptr_t)arg * 0x9e3779b97f4a7c15ull;
+  void *p[W];
+  size_t sz[W];
+  for (int i = 0; i < W; i++) {
+    sz[i] = rng_range(&s, 16, 512);
+    p[i] = xmalloc(sz[i]);
+    fill(p[i], sz[i], (uint64_t)i);
+  }
+  long n = iters(8e6);
+  for (long k = 0; k < n; k++) {
+    int i = (int)(rng_next(&s) % W);
+    check(p[i], sz[i], (uint64_t)i);
+    free(p[i]);
+    sz[i] = rng_range(&s, 16, 512);
+    p[i] = xmalloc(sz[i]);
+    fill(p[i], sz[i], (uint64_t)i);
+  }
+  for (int i = 0; i < W; i++) {
+    check(p[i], sz[i], (uint64_t)i);
+    free(p[i]);
+  }
+  return NULL;
+}
+
+static long churn_test(int threads) {
+  pthread_t t[64];
+  for (int i = 0; i < threads; i++)
+    if (pthread_create(&t[i], NULL, churn_thread, (void *)(uintptr_t)(i + 1)) != 0) exit(2);
+  for (int i = 0; i < threads; i++) pthread_join(t[i], NULL);
+  return iters(8e6) * threads;
+}
+
+/* ---- main ---------------------------------------------------------------------------------- */
+
+int main(int argc, char **argv) {
+  if (argc < 2) {
+    fprintf(stderr, "usage: alloc-bench lifo|fifo|random|realloc|realloc2|prodcons|churn "
+                    "[SCALE [THREADS]]\n");
+    return 2;
+  }
+  const char *test = argv[1];
+  if (argc > 2) scale = atof(argv[2]);
+  int threads = argc > 3 ? atoi(argv[3]) : 1;
+  if (scale <= 0 || threads < 1 || threads > 64) {
+    fprintf(stderr, "alloc-bench: SCALE must be > 0 and THREADS within 1..64\n");
+    return 2;
+  }
+  double t0 = now();
+  long ops;
+  if (!strcmp(test, "lifo")) ops = order_test(1);
+  else if (!strcmp(test, "fifo")) ops = order_test(0);
+  else if (!strcmp(test, "random")) ops = random_test();
+  else if (!strcmp(test, "realloc")) ops = realloc_test(1);
+  else if (!strcmp(test, "realloc2")) ops = realloc_test(2);
+  else if (!strcmp(test, "prodcons")) ops = prodcons_test();
+  else if (!strcmp(test, "churn")) ops = churn_test(threads);
+  else {
+    fprintf(stderr, "alloc-bench: unknown test '%s'\n", test);
+    return 2;
+  }
+  double secs = now() - t0;
+  struct rusage ru;
+  getrusage(RUSAGE_SELF, &ru);
+  printf("%s threads=%d ops=%ld secs=%.3f ops_per_s=%.0f peak_rss_kib=%ld%s\n", test, threads,
+         ops, secs, (double)ops / secs, ru.ru_maxrss, atomic_load(&failed) ? " CHECK-FAILED" : "");
+  return atomic_load(&failed) ? 1 : 0;
+}
