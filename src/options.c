@@ -54,6 +54,34 @@ static int list_index(const char *list, const char *value) {
   return -1;
 }
 
+/* How an error line shows a user's string: control characters as \xNN, so the line stays one
+ * line, and cut short with "..." past SHOWN_MAX - 1 bytes, so what is accepted still fits in
+ * the line after it. */
+#define SHOWN_MAX 160
+static size_t shown_len(unsigned char c) { return c < 0x20 || c == 0x7f ? 4 : 1; }
+static const char *shown(const char *s, char *buf) {
+  static const char hex[] = "0123456789abcdef";
+  size_t total = 0;
+  for (const unsigned char *p = (const unsigned char *)s; *p; p++) total += shown_len(*p);
+  size_t room = total < SHOWN_MAX ? SHOWN_MAX - 1 : SHOWN_MAX - 4, n = 0;
+  for (const unsigned char *p = (const unsigned char *)s; *p && n + shown_len(*p) <= room; p++) {
+    if (shown_len(*p) == 1) {
+      buf[n++] = (char)*p;
+    } else {
+      buf[n++] = '\\';
+      buf[n++] = 'x';
+      buf[n++] = hex[*p >> 4];
+      buf[n++] = hex[*p & 15];
+    }
+  }
+  if (total >= SHOWN_MAX) {
+    memcpy(buf + n, "...", 3);
+    n += 3;
+  }
+  buf[n] = '\0';
+  return buf;
+}
+
 static void set_defaults(za_options_t *o) {
   memset(o, 0, sizeof *o);
   o->mode = ZA_MODE_ARENA;
@@ -64,12 +92,13 @@ static void set_defaults(za_options_t *o) {
 static bool parse_one(const opt_desc_t *d, const char *value, za_options_t *out, char *err,
                       size_t errlen) {
   char *field = (char *)out + d->offset;
+  char buf[SHOWN_MAX];
   switch (d->kind) {
   case OPT_ENUM: {
     int i = list_index(d->values, value);
     if (i < 0) {
       za_snprintf(err, errlen, "zalloc: %s=%s is not a known value; accepted: %s", d->name,
-                  value, d->values);
+                  shown(value, buf), d->values);
       return false;
     }
     *(za_mode_t *)field = (za_mode_t)i;
@@ -78,8 +107,8 @@ static bool parse_one(const opt_desc_t *d, const char *value, za_options_t *out,
   case OPT_BOOL: {
     int i = list_index(BOOL_VALUES, value);
     if (i < 0) {
-      za_snprintf(err, errlen, "zalloc: %s=%s is not a boolean; accepted: %s", d->name, value,
-                  d->values);
+      za_snprintf(err, errlen, "zalloc: %s=%s is not a boolean; accepted: %s", d->name,
+                  shown(value, buf), d->values);
       return false;
     }
     *(bool *)field = (i % 2) == 0; /* even entries of BOOL_VALUES are the true spellings */
@@ -91,7 +120,7 @@ static bool parse_one(const opt_desc_t *d, const char *value, za_options_t *out,
       za_snprintf(err, errlen,
                   "zalloc: %s='%s' is not a usable path; accepted: 'stderr' or a file path of "
                   "1 to %d characters (%%p becomes the pid)",
-                  d->name, value, ZA_PATH_MAX - 1);
+                  d->name, shown(value, buf), ZA_PATH_MAX - 1);
       return false;
     }
     memcpy(field, value, n + 1);
@@ -114,11 +143,10 @@ bool za_options_parse(char *const *envp, za_options_t *out, char *err, size_t er
       if (strlen(options[i].name) == nlen && memcmp(options[i].name, var, nlen) == 0)
         d = &options[i];
     if (!d) {
-      char name[64];
-      za_snprintf(name, nlen + 1 < sizeof name ? nlen + 1 : sizeof name, "%s", var);
+      char buf[SHOWN_MAX];
       za_out_t o;
       za_out_init(&o, -1, err, errlen - 1);
-      za_out_printf(&o, "zalloc: %s is not a zalloc variable; known:", name);
+      za_out_printf(&o, "zalloc: %s is not a zalloc variable; known:", shown(var, buf));
       for (size_t i = 0; i < N_OPTIONS; i++)
         za_out_printf(&o, "%s %s", i ? "," : "", options[i].name);
       err[o.len] = '\0';
@@ -130,8 +158,9 @@ bool za_options_parse(char *const *envp, za_options_t *out, char *err, size_t er
 }
 
 bool za_options_log_path(const char *pattern, int pid, char *out, size_t cap) {
+  if (cap == 0) return false;
   za_out_t o;
-  za_out_init(&o, -1, out, cap - 1);
+  za_out_init(&o, -1, out, cap); /* collects up to cap characters: cap of them do not fit */
   for (const char *p = pattern; *p; p++) {
     if (p[0] == '%' && p[1] == 'p') {
       za_out_printf(&o, "%d", pid);
@@ -140,8 +169,9 @@ bool za_options_log_path(const char *pattern, int pid, char *out, size_t cap) {
       za_out_printf(&o, "%c", *p);
     }
   }
-  out[o.len] = '\0';
-  return o.len < cap - 1;
+  bool fits = o.len < cap;
+  out[fits ? o.len : cap - 1] = '\0';
+  return fits;
 }
 
 void za_options_write_markdown(za_out_t *o) {

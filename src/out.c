@@ -51,6 +51,11 @@ static size_t fmt_unsigned(char *end, unsigned long long v, unsigned base, bool 
   return (size_t)(end - p);
 }
 
+/* v / scale in tenths, rounded; exact (v * 10 would overflow above 1.6 EiB). */
+static unsigned long long to_tenths(unsigned long long v, unsigned long long scale) {
+  return v / scale * 10 + (v % scale * 10 + scale / 2) / scale;
+}
+
 /* "512 bytes", "12.3 KiB", "1.5 MiB", "2.0 GiB" */
 static size_t fmt_bytes(char *buf, unsigned long long v) {
   static const char *units[] = {"KiB", "MiB", "GiB", "TiB"};
@@ -65,7 +70,12 @@ static size_t fmt_bytes(char *buf, unsigned long long v) {
   int u = 0;
   unsigned long long scale = 1024;
   while (u < 3 && v >= scale * 1024) { scale *= 1024; u++; }
-  unsigned long long tenths = (v * 10 + scale / 2) / scale;
+  unsigned long long tenths = to_tenths(v, scale);
+  if (tenths >= 10240 && u < 3) { /* rounds up to 1024.0: that is 1.0 of the next unit */
+    scale *= 1024;
+    u++;
+    tenths = to_tenths(v, scale);
+  }
   n = fmt_unsigned(tmp + sizeof tmp, tenths / 10, 10, false);
   memcpy(buf, tmp + sizeof tmp - n, n);
   buf[n++] = '.';

@@ -1,0 +1,837 @@
+/* Unit tests of the arena backend (the default ZALLOC_MODE) through the za_* API, linked
+ * statically: sizes around every internal boundary, alignment, reuse of the newest block,
+ * calloc zeroing, realloc in place / moving / mremap, heap-error findings, trim, mallinfo2.
+ *
+ * The allocator is process-global; Criterion runs each test in its own process, so every
+ * test starts with a fresh heap (nothing but the test itself calls za_*). */
+#include <criterion/criterion.h>
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "findings.h"
+#include "zalloc.h"
+
+#define KiB ((size_t)1 << 10)
+#define MiB ((size_t)1 << 20)
+#define CHUNK (4 * MiB)          /* the arena's chunk (one segment) */
+#define LARGE_MIN (256 * KiB)    /* above this, a block gets its own mapping */
+
+static inline uint8_t pat(size_t i, unsigned seed) {
+  return (uint8_t)(seed * 131u + i * 7u + (i >> 8) * 13u + 1u);
+}
+static void fill(void *p, size_t n, unsigned seed) {
+  uint8_t *b = p;
+  for (size_t i = 0; i < n; i++) b[i] = pat(i, seed);
+}
+/* Index of the first byte that differs from the pattern, or n. */
+static size_t first_bad(const void *p, size_t n, unsigned seed) {
+  const uint8_t *b = p;
+  for (size_t i = 0; i < n; i++)
+    if (b[i] != pat(i, seed)) return i;
+  return n;
+}
+#define assert_pattern(p, n, seed, ...)                                                       \
+  do {                                                                                        \
+    size_t bad_ = first_bad((p), (n), (seed));                                                \
+    cr_assert_eq(bad_, (size_t)(n), __VA_ARGS__);                                             \
+  } while (0)
+
+static bool all_zero(const void *p, size_t n) {
+  const uint8_t *b = p;
+  for (size_t i = 0; i < n; i++)
+    if (b[i]) return false;
+  return true;
+}
+
+static uintptr_t chunk_of(const void *p) { return (uintptr_t)p & ~(uintptr_t)(CHUNK - 1); }
+
+static za_findings_summary_t findings(za_finding_t *list) {
+  static za_finding_t scratch[ZA_FINDINGS_MAX];
+  za_findings_summary_t s;
+  za_findings_snapshot(&s, list ? list : scratch);
+  return s;
+}
+static uint64_t total_findings(void) {
+  za_findings_summary_t s = findings(NULL);
+  return s.double_free + s.invalid_free + s.bad_realloc + s.bad_usable_size;
+}
+
+/* Every size around a boundary of the arena: 16-byte granules, pages, the large-block
+ * threshold (256 KiB), the chunk (4 MiB). */
+static const size_t boundary_sizes[] = {
+  0, 1, 2, 7, 8, 15, 16, 17, 31, 32, 33, 48, 63, 64, 65, 100, 127, 128, 129,
+  255, 256, 257, 511, 512, 513, 1023, 1024, 1025, 4095, 4096, 4097, 8191, 8192, 8193,
+  65535, 65536, 65537, 131072, 200000,
+  256 * 1024 - 17, 256 * 1024 - 16, 256 * 1024 - 1, 256 * 1024, 256 * 1024 + 1,
+  256 * 1024 + 4096, 1024 * 1024, 4 * 1024 * 1024 - 65, 4 * 1024 * 1024 - 1,
+  4 * 1024 * 1024, 4 * 1024 * 1024 + 1, 9 * 1024 * 1024 + 7,
+};
+#define N_BOUNDARY (sizeof boundary_sizes / sizeof boundary_sizes[0])
+
+/* ---- sizes, alignment, contents ---------------------------------------------------------- */
+
+Test(arena, sizes_around_boundaries) {
+  void *ptrs[N_BOUNDARY];
+  size_t usable[N_BOUNDARY];
+  for (size_t i = 0; i < N_BOUNDARY; i++) {
+    size_t n = boundary_sizes[i];
+    ptrs[i] = za_malloc(n);
+    cr_assert_not_null(ptrs[i], "malloc(%zu)", n);
+    cr_assert_eq((uintptr_t)ptrs[i] % 16, 0, "malloc(%zu) = %p is not 16-byte aligned", n, ptrs[i]);
+    usable[i] = za_malloc_usable_size(ptrs[i]);
+    cr_assert_geq(usable[i], n, "malloc(%zu): usable size %zu", n, usable[i]);
+    cr_assert_gt(usable[i], 0, "malloc(%zu): usable size 0", n);
+    fill(ptrs[i], usable[i], (unsigned)i);   /* all of the usable size is writable */
+  }
+  for (size_t i = 0; i < N_BOUNDARY; i++) {
+    assert_pattern(ptrs[i], usable[i], (unsigned)i, "block of %zu bytes was overwritten",
+                   boundary_sizes[i]);
+    cr_assert_eq(za_malloc_usable_size(ptrs[i]), usable[i]);
+  }
+  /* No two blocks overlap. */
+  for (size_t i = 0; i < N_BOUNDARY; i++)
+    for (size_t j = 0; j < N_BOUNDARY; j++)
+      if (i != j) {
+        uintptr_t a = (uintptr_t)ptrs[i], b = (uintptr_t)ptrs[j];
+        cr_assert(a + usable[i] <= b || b + usable[j] <= a, "blocks %zu and %zu overlap",
+                  boundary_sizes[i], boundary_sizes[j]);
+      }
+  for (size_t i = N_BOUNDARY; i-- > 0;) za_free(ptrs[i]);
+  cr_assert_eq(total_findings(), 0);
+  struct mallinfo2 mi = za_mallinfo2();
+  cr_assert_eq(mi.ordblks, 0);
+  cr_assert_eq(mi.uordblks, 0);
+}
+
+Test(arena, large_threshold_switches_to_own_mapping) {
+  /* A block up to 256 KiB lives in a chunk: its usable size is its size rounded to 16.
+   * Above, it has its own page-rounded mapping. */
+  void *in = za_malloc(LARGE_MIN);
+  void *out = za_malloc(LARGE_MIN + 1);
+  cr_assert_not_null(in);
+  cr_assert_not_null(out);
+  cr_assert_eq(za_malloc_usable_size(in), LARGE_MIN);
+  cr_assert_eq(za_malloc_usable_size(out), LARGE_MIN + 4096);
+  cr_assert_eq((uintptr_t)out % 4096, 0, "a large block starts its own mapping");
+  size_t mapped = za_mallinfo2().arena;
+  za_free(out);
+  cr_assert_eq(za_mallinfo2().arena, mapped - (LARGE_MIN + 4096), "a large block is unmapped on free");
+  za_free(in);
+}
+
+Test(arena, small_blocks_are_packed) {
+  /* Consecutive small blocks come from the same chunk, one after another. */
+  char *a = za_malloc(40), *b = za_malloc(40), *c = za_malloc(1);
+  cr_assert_eq(chunk_of(a), chunk_of(b));
+  cr_assert_gt(b, a);
+  cr_assert_gt(c, b);
+  cr_assert_leq((size_t)(b - a), 48 + 16, "more than a header between two 40-byte blocks");
+  cr_assert_eq(za_malloc_usable_size(a), 48);
+  cr_assert_eq(za_malloc_usable_size(c), 16);
+}
+
+Test(arena, many_blocks_overflow_chunks) {
+  /* 8000 small and 60 big blocks, interleaved: well over three chunks; contents intact and
+   * no two blocks overlap. */
+  enum { N = 8060 };
+  static void *blocks[N];
+  static size_t sizes[N];
+  uintptr_t chunks_seen[64];
+  size_t nchunks = 0;
+  for (size_t i = 0; i < N; i++) {
+    size_t n = i % 134 == 0 ? 200 * KiB + i : 1 + i % 700;
+    void *p = za_malloc(n);
+    cr_assert_not_null(p);
+    cr_assert_eq((uintptr_t)p % 16, 0);
+    cr_assert_eq(chunk_of(p), chunk_of((char *)p + n - 1), "block %zu crosses a chunk", i);
+    fill(p, n, (unsigned)i);
+    blocks[i] = p;
+    sizes[i] = n;
+    uintptr_t c = chunk_of(p);
+    bool seen = false;
+    for (size_t k = 0; k < nchunks; k++) seen |= chunks_seen[k] == c;
+    if (!seen && nchunks < 64) chunks_seen[nchunks++] = c;
+  }
+  cr_assert_geq(nchunks, 4, "%zu chunks for ~15 MiB of blocks", nchunks);
+  for (size_t i = 0; i < N; i++) {
+    cr_assert_geq(za_malloc_usable_size(blocks[i]), sizes[i]);
+    assert_pattern(blocks[i], sizes[i], (unsigned)i, "block %zu (%zu bytes) was overwritten", i,
+                   sizes[i]);
+  }
+  /* Allocation order is address order within a chunk: neighbours do not overlap. */
+  for (size_t i = 1; i < N; i++)
+    if (chunk_of(blocks[i]) == chunk_of(blocks[i - 1]))
+      cr_assert_geq((uintptr_t)blocks[i], (uintptr_t)blocks[i - 1] + sizes[i - 1],
+                    "blocks %zu and %zu overlap", i - 1, i);
+  for (size_t i = 0; i < N; i++) za_free(blocks[i]);
+  cr_assert_eq(total_findings(), 0);
+  cr_assert_eq(za_mallinfo2().uordblks, 0);
+}
+
+Test(arena, blocks_that_exactly_fill_a_chunk) {
+  /* 256 KiB blocks: 15 fit in a chunk with their headers; the 16th must start a new one and
+   * must not run past the chunk's end. */
+  enum { N = 48 };
+  void *p[N];
+  for (int i = 0; i < N; i++) {
+    p[i] = za_malloc(LARGE_MIN);
+    cr_assert_not_null(p[i]);
+    cr_assert_eq(chunk_of(p[i]), chunk_of((char *)p[i] + LARGE_MIN - 1),
+                 "block %d crosses a chunk boundary", i);
+    fill(p[i], LARGE_MIN, (unsigned)i);
+  }
+  for (int i = 0; i < N; i++) assert_pattern(p[i], LARGE_MIN, (unsigned)i, "block %d", i);
+  for (int i = 0; i < N; i++) za_free(p[i]);
+  cr_assert_eq(total_findings(), 0);
+}
+
+Test(arena, aligned_allocations) {
+  static const size_t sizes[] = {0, 1, 100, 4096, 70000, LARGE_MIN, LARGE_MIN + 1, 2 * MiB};
+  for (size_t align = 16; align <= 4 * MiB; align *= 2) {
+    for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
+      size_t n = sizes[s];
+      void *filler = za_malloc(1 + (align + s) % 200);   /* move the bump pointer around */
+      void *p = NULL;
+      cr_assert_eq(za_posix_memalign(&p, align, n), 0, "posix_memalign(%zu, %zu)", align, n);
+      void *q = za_memalign(align, n);
+      void *r = za_aligned_alloc(align, n);
+      void *blocks[] = {p, q, r};
+      for (int k = 0; k < 3; k++) {
+        cr_assert_not_null(blocks[k], "align %zu size %zu (call %d)", align, n, k);
+        cr_assert_eq((uintptr_t)blocks[k] % align, 0, "align %zu size %zu: %p (call %d)", align,
+                     n, blocks[k], k);
+        size_t u = za_malloc_usable_size(blocks[k]);
+        cr_assert_geq(u, n);
+        fill(blocks[k], u, (unsigned)(align + n + (size_t)k));
+      }
+      for (int k = 0; k < 3; k++)
+        assert_pattern(blocks[k], za_malloc_usable_size(blocks[k]), (unsigned)(align + n + (size_t)k),
+                       "align %zu size %zu (call %d)", align, n, k);
+      for (int k = 0; k < 3; k++) za_free(blocks[k]);
+      za_free(filler);
+    }
+  }
+  cr_assert_eq(total_findings(), 0);
+  cr_assert_eq(za_mallinfo2().ordblks, 0);
+}
+
+Test(arena, valloc_and_pvalloc) {
+  void *v = za_valloc(1);
+  cr_assert_not_null(v);
+  cr_assert_eq((uintptr_t)v % 4096, 0);
+  void *pv = za_pvalloc(1);
+  cr_assert_not_null(pv);
+  cr_assert_eq((uintptr_t)pv % 4096, 0);
+  cr_assert_geq(za_malloc_usable_size(pv), 4096, "pvalloc rounds the size up to a page");
+  memset(pv, 0x5a, 4096);
+  void *pv0 = za_pvalloc(0);
+  cr_assert_not_null(pv0);
+  cr_assert_geq(za_malloc_usable_size(pv0), 4096);
+  void *pv2 = za_pvalloc(4097);
+  cr_assert_geq(za_malloc_usable_size(pv2), 8192);
+  za_free(v);
+  za_free(pv);
+  za_free(pv0);
+  za_free(pv2);
+  cr_assert_eq(total_findings(), 0);
+}
+
+Test(arena, malloc_zero_gives_unique_blocks) {
+  void *p[64];
+  for (int i = 0; i < 64; i++) {
+    p[i] = za_malloc(0);
+    cr_assert_not_null(p[i]);
+    for (int j = 0; j < i; j++) cr_assert_neq(p[i], p[j]);
+  }
+  for (int i = 0; i < 64; i++) za_free(p[i]);
+  cr_assert_eq(total_findings(), 0);
+}
+
+/* ---- reuse ------------------------------------------------------------------------------- */
+
+Test(arena, freeing_newest_block_reuses_its_address) {
+  static const size_t sizes[] = {0, 1, 16, 17, 100, 4096, 100000, LARGE_MIN};
+  for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
+    void *keep = za_malloc(32);
+    void *p = za_malloc(sizes[s]);
+    za_free(p);
+    void *q = za_malloc(sizes[s]);
+    cr_assert_eq(q, p, "size %zu: the newest block's space was not reused", sizes[s]);
+    za_free(q);
+    za_free(keep);
+  }
+}
+
+Test(arena, freeing_newest_blocks_in_reverse_order_unwinds) {
+  void *a = za_malloc(100), *b = za_malloc(200), *c = za_malloc(300);
+  za_free(c);
+  za_free(b);
+  za_free(a);
+  /* All three were the newest when freed: the space of all three is back. */
+  void *a2 = za_malloc(100);
+  cr_assert_eq(a2, a);
+  void *b2 = za_malloc(200);
+  cr_assert_eq(b2, b);
+}
+
+Test(arena, freeing_an_older_block_does_not_reuse_it) {
+  void *p = za_malloc(100);
+  void *q = za_malloc(100);
+  za_free(p);
+  void *r = za_malloc(100);
+  cr_assert_neq(r, p, "an older freed block was handed out again");
+  cr_assert_neq(r, q);
+  cr_assert_gt((uintptr_t)r, (uintptr_t)q);
+  /* Freeing it later as the newest does not bring p's space back either. */
+  za_free(r);
+  za_free(q);
+  void *s = za_malloc(100);
+  cr_assert_eq(s, q);
+}
+
+Test(arena, calloc_zeroes_reused_space) {
+  static const size_t sizes[] = {1, 16, 100, 1000, 4096, 65536, LARGE_MIN};
+  for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
+    size_t n = sizes[s];
+    unsigned char *p = za_malloc(n);
+    cr_assert_not_null(p);
+    memset(p, 0xff, za_malloc_usable_size(p));
+    za_free(p);
+    unsigned char *c = za_calloc(1, n);
+    cr_assert_eq(c, p, "size %zu: calloc did not reuse the newest block's space", n);
+    cr_assert(all_zero(c, n), "size %zu: calloc memory is not zero after reuse", n);
+    za_free(c);
+  }
+}
+
+Test(arena, calloc_larger_than_dirty_space) {
+  unsigned char *p = za_malloc(1000);
+  memset(p, 0xee, 1008);
+  za_free(p);
+  unsigned char *c = za_calloc(5, 1000);
+  cr_assert_eq(c, p);
+  cr_assert(all_zero(c, 5000));
+  za_free(c);
+  /* Two dirty blocks freed, then one calloc that spans both. */
+  unsigned char *a = za_malloc(64), *b = za_malloc(64);
+  memset(a, 1, 64);
+  memset(b, 2, 64);
+  za_free(b);
+  za_free(a);
+  unsigned char *d = za_calloc(1, 200);
+  cr_assert_eq(d, a);
+  cr_assert(all_zero(d, 200), "calloc over two freed blocks and their headers is not zero");
+}
+
+Test(arena, calloc_after_in_place_shrink) {
+  unsigned char *p = za_malloc(4000);
+  memset(p, 0xab, 4000);
+  cr_assert_eq(za_realloc(p, 16), p);
+  unsigned char *c = za_calloc(1, 4000);
+  cr_assert_not_null(c);
+  cr_assert(all_zero(c, 4000), "calloc over space released by a shrink is not zero");
+  za_free(c);
+  za_free(p);
+}
+
+Test(arena, calloc_in_fresh_and_recycled_chunks) {
+  /* Fill well over a chunk with dirty blocks, free the first chunk's blocks so it goes back to
+   * the pool, then calloc enough to take it again. */
+  enum { N = 40 };
+  void *p[N];
+  for (int i = 0; i < N; i++) {
+    p[i] = za_malloc(200 * KiB);
+    memset(p[i], 0xcd, 200 * KiB);
+  }
+  for (int i = 0; i < N; i++) za_free(p[i]);
+  for (int i = 0; i < N; i++) {
+    p[i] = za_calloc(200, KiB);
+    cr_assert_not_null(p[i]);
+    cr_assert(all_zero(p[i], 200 * KiB), "calloc block %d is not zero", i);
+  }
+}
+
+/* ---- realloc ----------------------------------------------------------------------------- */
+
+Test(arena, realloc_grows_in_place_at_top) {
+  void *p = za_malloc(100);
+  fill(p, 100, 1);
+  void *q = za_realloc(p, 5000);
+  cr_assert_eq(q, p, "the newest block did not grow in place");
+  assert_pattern(q, 100, 1, "content lost growing in place");
+  fill(q, 5000, 2);
+  q = za_realloc(q, 200 * KiB);
+  cr_assert_eq(q, p);
+  assert_pattern(q, 5000, 2, "content lost growing in place");
+  q = za_realloc(q, LARGE_MIN);
+  cr_assert_eq(q, p);
+  cr_assert_eq(za_malloc_usable_size(q), LARGE_MIN);
+  /* The space after it is now taken: the next block comes after. */
+  void *r = za_malloc(16);
+  cr_assert_geq((uintptr_t)r, (uintptr_t)q + LARGE_MIN);
+  za_free(r);
+  za_free(q);
+}
+
+Test(arena, realloc_moves_when_not_at_top) {
+  unsigned char *p = za_malloc(100);
+  size_t old_usable = za_malloc_usable_size(p);
+  fill(p, old_usable, 3);             /* the caller may use all of the usable size */
+  void *blocker = za_malloc(16);
+  unsigned char *q = za_realloc(p, 1000);
+  cr_assert_not_null(q);
+  cr_assert_neq(q, p, "grew in place over the next block");
+  cr_assert_neq((void *)q, blocker);
+  assert_pattern(q, old_usable, 3, "content up to the old usable size was not kept");
+  cr_assert_geq(za_malloc_usable_size(q), 1000);
+  memset(q, 0, 1000);
+  cr_assert_eq(za_malloc_usable_size(blocker), 16, "the block after was disturbed");
+  cr_assert_eq(za_mallinfo2().ordblks, 2, "the old block was not freed");
+  za_free(q);
+  za_free(blocker);
+  cr_assert_eq(total_findings(), 0);
+}
+
+Test(arena, realloc_shrink_keeps_content) {
+  /* At the top and below it. */
+  unsigned char *a = za_malloc(5000);
+  fill(a, 5000, 4);
+  unsigned char *b = za_malloc(3000);
+  fill(b, 3000, 5);
+  unsigned char *a2 = za_realloc(a, 1000);
+  cr_assert_eq(a2, a, "a shrink below the top did not stay in place");
+  assert_pattern(a2, 1000, 4, "shrink lost content");
+  unsigned char *b2 = za_realloc(b, 17);
+  cr_assert_eq(b2, b, "a shrink at the top did not stay in place");
+  assert_pattern(b2, 17, 5, "shrink lost content");
+  cr_assert_geq(za_malloc_usable_size(b2), 17);
+  cr_assert_lt(za_malloc_usable_size(b2), 3000);
+  /* Grow b2 again at the top: what it kept is still there. */
+  unsigned char *b3 = za_realloc(b2, 2000);
+  cr_assert_eq(b3, b2);
+  assert_pattern(b3, 17, 5, "regrow lost content");
+  za_free(b3);
+  za_free(a2);
+}
+
+Test(arena, realloc_across_every_boundary) {
+  /* Grow one block through every size, then shrink it back, checking content each step. */
+  unsigned char *p = za_malloc(1);
+  fill(p, 1, 9);
+  size_t have = 1;
+  for (size_t i = 0; i < N_BOUNDARY; i++) {
+    size_t n = boundary_sizes[i];
+    if (n == 0) continue;
+    void *blocker = (i % 2) ? za_malloc(8) : NULL;   /* half the time, not at the top */
+    unsigned char *q = za_realloc(p, n);
+    cr_assert_not_null(q, "realloc to %zu", n);
+    cr_assert_eq((uintptr_t)q % 16, 0);
+    size_t keep = have < n ? have : n;
+    assert_pattern(q, keep, 9, "grow to %zu lost content", n);
+    cr_assert_geq(za_malloc_usable_size(q), n);
+    fill(q, n, 9);
+    have = n;
+    p = q;
+    za_free(blocker);
+  }
+  for (size_t i = N_BOUNDARY; i-- > 0;) {
+    size_t n = boundary_sizes[i];
+    if (n == 0) continue;
+    void *blocker = (i % 3) ? za_malloc(8) : NULL;
+    unsigned char *q = za_realloc(p, n);
+    cr_assert_not_null(q, "realloc to %zu", n);
+    assert_pattern(q, n, 9, "shrink to %zu lost content", n);
+    cr_assert_geq(za_malloc_usable_size(q), n);
+    p = q;
+    za_free(blocker);
+  }
+  za_free(p);
+  cr_assert_eq(total_findings(), 0);
+  cr_assert_eq(za_mallinfo2().ordblks, 0);
+  cr_assert_eq(za_mallinfo2().uordblks, 0);
+}
+
+Test(arena, realloc_large_block_mremap) {
+  size_t n1 = MiB;
+  unsigned char *p = za_malloc(n1);
+  cr_assert_not_null(p);
+  fill(p, n1, 11);
+  void *blocker = za_malloc(2 * MiB);     /* another mapping, so growth may have to move */
+  unsigned char *q = za_realloc(p, 32 * MiB);
+  cr_assert_not_null(q);
+  cr_assert_eq((uintptr_t)q % 16, 0);
+  assert_pattern(q, n1, 11, "grow by mremap lost content");
+  cr_assert_geq(za_malloc_usable_size(q), 32 * MiB);
+  fill(q, 32 * MiB, 12);
+  unsigned char *r = za_realloc(q, 300 * KiB);   /* shrink, still large */
+  cr_assert_not_null(r);
+  assert_pattern(r, 300 * KiB, 12, "shrink by mremap lost content");
+  cr_assert_geq(za_malloc_usable_size(r), 300 * KiB);
+  unsigned char *s = za_realloc(r, 100 * KiB);   /* back into a chunk */
+  cr_assert_not_null(s);
+  assert_pattern(s, 100 * KiB, 12, "large to small lost content");
+  unsigned char *t = za_realloc(s, 3 * MiB);     /* and out again */
+  cr_assert_not_null(t);
+  assert_pattern(t, 100 * KiB, 12, "small to large lost content");
+  struct mallinfo2 mi = za_mallinfo2();
+  cr_assert_eq(mi.ordblks, 2);
+  cr_assert_eq(mi.uordblks, 3 * MiB + 2 * MiB);
+  za_free(t);
+  za_free(blocker);
+  cr_assert_eq(total_findings(), 0);
+  cr_assert_eq(za_mallinfo2().uordblks, 0);
+}
+
+Test(arena, realloc_null_and_zero) {
+  void *p = za_realloc(NULL, 50);
+  cr_assert_not_null(p);
+  cr_assert_geq(za_malloc_usable_size(p), 50);
+  cr_assert_eq(za_mallinfo2().ordblks, 1);
+  cr_assert_null(za_realloc(p, 0), "realloc(p, 0) frees and returns NULL");
+  cr_assert_eq(za_mallinfo2().ordblks, 0);
+  cr_assert_eq(total_findings(), 0);
+  void *z = za_realloc(NULL, 0);
+  cr_assert_not_null(z, "realloc(NULL, 0) is malloc(0)");
+  za_free(z);
+}
+
+Test(arena, out_of_range_requests) {
+  errno = 0;
+  cr_assert_null(za_malloc(SIZE_MAX));
+  cr_assert_eq(errno, ENOMEM);
+  errno = 0;
+  cr_assert_null(za_malloc((size_t)PTRDIFF_MAX + 1));
+  cr_assert_eq(errno, ENOMEM);
+  errno = 0;
+  cr_assert_null(za_malloc((size_t)PTRDIFF_MAX));
+  cr_assert_eq(errno, ENOMEM);
+  errno = 0;
+  cr_assert_null(za_calloc(SIZE_MAX / 2, 3));
+  cr_assert_eq(errno, ENOMEM);
+  void *p = za_malloc(64);
+  fill(p, 64, 13);
+  errno = 0;
+  cr_assert_null(za_realloc(p, SIZE_MAX));
+  cr_assert_eq(errno, ENOMEM);
+  errno = 0;
+  cr_assert_null(za_reallocarray(p, SIZE_MAX / 2, 3));
+  cr_assert_eq(errno, ENOMEM);
+  assert_pattern(p, 64, 13, "a failed realloc changed the block");
+  cr_assert_eq(za_malloc_usable_size(p), 64);
+  void *big = za_malloc(2 * MiB);
+  errno = 0;
+  cr_assert_null(za_realloc(big, (size_t)PTRDIFF_MAX));
+  cr_assert_eq(errno, ENOMEM);
+  cr_assert_geq(za_malloc_usable_size(big), 2 * MiB, "a failed large realloc lost the block");
+  za_free(big);
+  za_free(p);
+  cr_assert_eq(total_findings(), 0);
+}
+
+/* ---- heap errors ------------------------------------------------------------------------- */
+
+Test(arena, double_free_is_recorded) {
+  void *p = za_malloc(64);
+  void *q = za_malloc(64);   /* p is not the newest */
+  fill(q, 64, 14);
+  za_free(p);
+  cr_assert_eq(total_findings(), 0);
+  za_free(p);
+  za_finding_t list[ZA_FINDINGS_MAX];
+  za_findings_summary_t s = findings(list);
+  cr_assert_eq(s.double_free, 1);
+  cr_assert_eq(s.invalid_free + s.bad_realloc + s.bad_usable_size, 0);
+  cr_assert_eq(s.listed, 1);
+  cr_assert_eq(list[0].op, ZA_OP_FREE);
+  cr_assert_eq(list[0].state, ZA_BLOCK_FREED);
+  cr_assert_eq(list[0].addr, (uintptr_t)p);
+  cr_assert_eq(list[0].size, 64);
+  cr_assert_eq(list[0].times, 1);
+  cr_assert_gt(list[0].tid, 0);
+  /* The same error again: counted on the same entry. */
+  za_free(p);
+  s = findings(list);
+  cr_assert_eq(s.double_free, 2);
+  cr_assert_eq(s.listed, 1);
+  cr_assert_eq(list[0].times, 2);
+  /* Nothing else changed: q is intact and live, malloc works and does not return p. */
+  assert_pattern(q, 64, 14, "a double free disturbed a live block");
+  cr_assert_eq(za_malloc_usable_size(q), 64);
+  void *r = za_malloc(64);
+  cr_assert_not_null(r);
+  cr_assert_neq(r, p);
+  cr_assert_neq(r, q);
+  cr_assert_eq(za_mallinfo2().ordblks, 2);
+}
+
+Test(arena, double_free_of_newest_block_hands_it_out_once) {
+  void *keep = za_malloc(32);
+  void *a = za_malloc(48);
+  za_free(a);          /* the newest block: its space is back */
+  za_free(a);          /* a double free: must not give the space back a second time */
+  cr_assert_eq(findings(NULL).double_free, 1);
+  void *b = za_malloc(48);
+  void *c = za_malloc(48);
+  cr_assert_neq(b, c, "the same block was handed out twice");
+  fill(b, 48, 15);
+  fill(c, 48, 16);
+  assert_pattern(b, 48, 15, "two live blocks share memory");
+  za_free(b);
+  za_free(c);
+  za_free(keep);
+  cr_assert_eq(findings(NULL).double_free, 1);
+}
+
+Test(arena, double_free_after_reuse_is_a_plain_free) {
+  /* a's space is legitimately handed out again (as b at the same address): freeing b is not
+   * an error, freeing it again is. */
+  void *a = za_malloc(48);
+  za_free(a);
+  void *b = za_malloc(48);
+  cr_assert_eq(b, a);
+  void *c = za_malloc(16);    /* b is no longer the newest */
+  za_free(b);
+  cr_assert_eq(total_findings(), 0);
+  za_free(b);
+  cr_assert_eq(findings(NULL).double_free, 1);
+  cr_assert_eq(total_findings(), 1);
+  cr_assert_eq(za_malloc_usable_size(c), 16);
+  za_free(c);
+  cr_assert_eq(total_findings(), 1);
+}
+
+Test(arena, double_free_of_large_block) {
+  void *p = za_malloc(MiB);
+  za_free(p);
+  za_free(p);
+  za_finding_t list[ZA_FINDINGS_MAX];
+  za_findings_summary_t s = findings(list);
+  cr_assert_eq(s.double_free, 1);
+  cr_assert_eq(s.listed, 1);
+  cr_assert_eq(list[0].state, ZA_BLOCK_FREED);
+  cr_assert_eq(list[0].size, MiB);
+  void *q = za_malloc(MiB);
+  cr_assert_not_null(q);
+  memset(q, 1, MiB);
+  za_free(q);
+  cr_assert_eq(findings(NULL).double_free, 1);
+}
+
+static int static_var;
+
+Test(arena, invalid_free_is_recorded) {
+  int stack_var = 0;
+  void *live = za_malloc(100);
+  fill(live, 100, 17);
+  void *big = za_malloc(MiB);
+  fill(big, 4096, 18);
+  void *glibc = malloc(32);
+  void *bad[] = {
+    &stack_var,                  /* foreign: the stack */
+    &static_var,                 /* foreign: static data */
+    glibc,                       /* foreign: another allocator */
+    (char *)live + 16,           /* interior, 16-aligned */
+    (char *)live + 1,            /* interior, misaligned */
+    (char *)live + 64,
+    (char *)big + 4096,          /* inside a large block: not one of ours */
+  };
+  const size_t n = sizeof bad / sizeof bad[0];
+  for (size_t i = 0; i < n; i++) za_free(bad[i]);
+  za_finding_t list[ZA_FINDINGS_MAX];
+  za_findings_summary_t s = findings(list);
+  cr_assert_eq(s.invalid_free, n);
+  cr_assert_eq(s.double_free, 0);
+  cr_assert_eq(s.listed, n);
+  for (size_t i = 0; i < n; i++) {
+    cr_assert_eq(list[i].op, ZA_OP_FREE);
+    cr_assert_eq(list[i].addr, (uintptr_t)bad[i]);
+    cr_assert(list[i].state == ZA_BLOCK_FOREIGN || list[i].state == ZA_BLOCK_INTERIOR,
+              "entry %zu: state %d", i, (int)list[i].state);
+  }
+  cr_assert_eq(list[0].state, ZA_BLOCK_FOREIGN);
+  cr_assert_eq(list[1].state, ZA_BLOCK_FOREIGN);
+  cr_assert_eq(list[2].state, ZA_BLOCK_FOREIGN);
+  cr_assert_eq(list[3].state, ZA_BLOCK_INTERIOR);
+  cr_assert_eq(list[4].state, ZA_BLOCK_INTERIOR);
+  /* Nothing changed: the blocks are live and intact, and freeing them is fine. */
+  cr_assert_eq(za_malloc_usable_size(live), 112);
+  assert_pattern(live, 100, 17, "an invalid free disturbed a live block");
+  assert_pattern(big, 4096, 18, "an invalid free disturbed a live block");
+  cr_assert_eq(stack_var, 0);
+  void *next = za_malloc(100);
+  cr_assert_not_null(next);
+  cr_assert_neq(next, live);
+  za_free(live);
+  za_free(big);
+  za_free(next);
+  free(glibc);
+  cr_assert_eq(findings(NULL).invalid_free, n);
+  cr_assert_eq(findings(NULL).double_free, 0);
+}
+
+Test(arena, bad_realloc_and_usable_size_are_recorded) {
+  void *p = za_malloc(32);
+  void *q = za_malloc(32);
+  za_free(p);
+  int local;
+  errno = 0;
+  cr_assert_null(za_realloc(p, 64), "realloc of a freed block");
+  cr_assert_null(za_realloc(&local, 64), "realloc of a foreign pointer");
+  cr_assert_eq(za_malloc_usable_size(p), 0);
+  cr_assert_eq(za_malloc_usable_size((char *)q + 16), 0);
+  za_findings_summary_t s = findings(NULL);
+  cr_assert_eq(s.bad_realloc, 2);
+  cr_assert_eq(s.bad_usable_size, 2);
+  cr_assert_eq(s.double_free + s.invalid_free, 0);
+  cr_assert_eq(za_malloc_usable_size(q), 32);
+  cr_assert_eq(za_mallinfo2().ordblks, 1);
+}
+
+Test(arena, usable_size_of_null) {
+  cr_assert_eq(za_malloc_usable_size(NULL), 0);
+  za_free(NULL);
+  cr_assert_eq(total_findings(), 0);
+}
+
+Test(arena, findings_list_is_bounded) {
+  /* More distinct bad addresses than the list holds: the rest are counted only. */
+  static char junk[16 * (ZA_FINDINGS_MAX + 10)];
+  for (size_t i = 0; i < ZA_FINDINGS_MAX + 10; i++) za_free(junk + 16 * i);
+  za_findings_summary_t s = findings(NULL);
+  cr_assert_eq(s.invalid_free, ZA_FINDINGS_MAX + 10);
+  cr_assert_eq(s.listed, ZA_FINDINGS_MAX);
+  cr_assert_eq(s.not_listed, 10);
+}
+
+/* ---- trim, statistics, threads ----------------------------------------------------------- */
+
+Test(arena, malloc_trim_returns_empty_chunks) {
+  /* Fill the first chunk with 200 KiB blocks until one lands in a second chunk. */
+  void *p[64];
+  int n = 0;
+  p[n++] = za_malloc(200 * KiB);
+  uintptr_t first = chunk_of(p[0]);
+  while (chunk_of(p[n - 1]) == first) {
+    cr_assert_lt(n, 64);
+    p[n++] = za_malloc(200 * KiB);
+  }
+  size_t before = za_mallinfo2().arena;
+  cr_assert_geq(before, 2 * CHUNK);
+  /* Free every block of the first chunk: it is empty and no thread allocates from it. */
+  for (int i = 0; i < n - 1; i++) za_free(p[i]);
+  cr_assert_eq(za_mallinfo2().ordblks, 1);
+  cr_assert_eq(za_malloc_trim(0), 1, "an empty chunk should be released");
+  cr_assert_eq(za_mallinfo2().arena, before - CHUNK);
+  cr_assert_eq(za_malloc_trim(0), 0, "nothing left to release");
+  /* The block in the second chunk is unaffected. */
+  memset(p[n - 1], 1, 200 * KiB);
+  za_free(p[n - 1]);
+}
+
+Test(arena, trim_with_nothing_to_release) {
+  cr_assert_eq(za_malloc_trim(0), 0);
+  void *p = za_malloc(10);
+  cr_assert_eq(za_malloc_trim(0), 0, "the current chunk is in use");
+  za_free(p);
+}
+
+Test(arena, mallinfo2_reflects_live_bytes) {
+  struct mallinfo2 m0 = za_mallinfo2();
+  cr_assert_eq(m0.ordblks, 0);
+  cr_assert_eq(m0.uordblks, 0);
+  void *a = za_malloc(1000);
+  struct mallinfo2 m1 = za_mallinfo2();
+  cr_assert_eq(m1.ordblks, 1);
+  cr_assert_eq(m1.uordblks, 1000);
+  cr_assert_geq(m1.arena, CHUNK);
+  cr_assert_eq(m1.fordblks, m1.arena - m1.uordblks);
+  void *b = za_calloc(3, 100);
+  void *c = za_memalign(256, 50);
+  cr_assert_eq(za_mallinfo2().ordblks, 3);
+  cr_assert_eq(za_mallinfo2().uordblks, 1350);
+  a = za_realloc(a, 3000);                   /* in place or not, the figure follows */
+  cr_assert_eq(za_mallinfo2().uordblks, 3350);
+  c = za_realloc(c, 10);
+  cr_assert_eq(za_mallinfo2().uordblks, 3310);
+  void *big = za_malloc(2 * MiB);
+  struct mallinfo2 m2 = za_mallinfo2();
+  cr_assert_eq(m2.ordblks, 4);
+  cr_assert_eq(m2.uordblks, 3310 + 2 * MiB);
+  cr_assert_geq(m2.arena, m1.arena + 2 * MiB);
+  za_free(big);
+  cr_assert_eq(za_mallinfo2().arena, m1.arena);
+  za_free(a);
+  za_free(b);
+  za_free(c);
+  struct mallinfo2 m3 = za_mallinfo2();
+  cr_assert_eq(m3.ordblks, 0);
+  cr_assert_eq(m3.uordblks, 0);
+  struct mallinfo old = za_mallinfo();
+  cr_assert_eq(old.ordblks, 0);
+  cr_assert_eq((size_t)old.arena, m3.arena);
+  cr_assert_eq(za_mallopt(M_ARENA_MAX, 1), 1);
+}
+
+static void *alloc_many(void *arg) {
+  void **blocks = arg;
+  for (int i = 0; i < 60; i++) {
+    blocks[i] = za_malloc(200 * KiB);
+    if (blocks[i]) fill(blocks[i], 200 * KiB, (unsigned)i);
+  }
+  return NULL;
+}
+
+Test(arena, blocks_freed_by_another_thread_release_chunks) {
+  void *mine = za_malloc(16);
+  size_t base = za_mallinfo2().arena;
+  void *blocks[60];
+  pthread_t th;
+  cr_assert_eq(pthread_create(&th, NULL, alloc_many, blocks), 0);
+  cr_assert_eq(pthread_join(th, NULL), 0);
+  for (int i = 0; i < 60; i++) {
+    cr_assert_not_null(blocks[i]);
+    assert_pattern(blocks[i], 200 * KiB, (unsigned)i, "block %d from the exited thread", i);
+  }
+  struct mallinfo2 mi = za_mallinfo2();
+  cr_assert_eq(mi.ordblks, 61, "the exited thread's blocks are not counted");
+  cr_assert_eq(mi.uordblks, 16 + 60 * 200 * KiB);
+  cr_assert_geq(mi.arena, base + 2 * CHUNK);
+  for (int i = 0; i < 60; i++) za_free(blocks[i]);
+  cr_assert_eq(total_findings(), 0);
+  cr_assert_eq(za_mallinfo2().ordblks, 1);
+  za_malloc_trim(0);
+  cr_assert_eq(za_mallinfo2().arena, base, "chunks of an exited thread were not released");
+  za_free(mine);
+}
+
+static void *alloc_free_exit(void *arg) {
+  (void)arg;
+  void *p[100];
+  for (int i = 0; i < 100; i++) p[i] = za_malloc((size_t)(i * 997) % 50000);
+  for (int i = 0; i < 100; i++) za_free(p[i]);
+  if ((uintptr_t)arg & 1) pthread_exit(NULL);
+  return NULL;
+}
+
+Test(arena, exiting_threads_do_not_keep_memory) {
+  void *mine = za_malloc(16);
+  size_t base = za_mallinfo2().arena;
+  for (int round = 0; round < 200; round++) {
+    pthread_t th[4];
+    for (int i = 0; i < 4; i++)
+      cr_assert_eq(pthread_create(&th[i], NULL, alloc_free_exit, (void *)(uintptr_t)i), 0);
+    for (int i = 0; i < 4; i++) pthread_join(th[i], NULL);
+  }
+  struct mallinfo2 mi = za_mallinfo2();
+  cr_assert_eq(mi.ordblks, 1);
+  cr_assert_eq(mi.uordblks, 16);
+  /* At most the pool of cached chunks (8) on top of what we had. */
+  cr_assert_leq(mi.arena, base + 8 * CHUNK, "mapped %zu bytes after 800 threads", mi.arena);
+  za_malloc_trim(0);
+  cr_assert_eq(za_mallinfo2().arena, base);
+  za_free(mine);
+}

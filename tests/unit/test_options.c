@@ -1,0 +1,429 @@
+/* Unit tests of the option parser (za_options_parse) and the log path expansion
+ * (za_options_log_path), on hand-built environment arrays: nothing here reads the real
+ * environment. */
+#include <criterion/criterion.h>
+
+#include <stdio.h>
+#include <string.h>
+
+#include "options.h"
+
+#define ERRLEN 4096
+
+/* Parse `envp`; the error buffer starts filled with a marker so "no error written" shows. */
+static bool parse(char *const *envp, za_options_t *o, char *err) {
+  memset(err, '#', ERRLEN);
+  err[ERRLEN - 1] = '\0';
+  memset(o, 0xa5, sizeof *o);
+  return za_options_parse(envp, o, err, ERRLEN);
+}
+
+static void assert_defaults(const za_options_t *o) {
+  cr_assert_eq(o->mode, ZA_MODE_ARENA);
+  cr_assert_eq(o->abort_on_error, false);
+  cr_assert_str_eq(o->log, "stderr");
+}
+
+/* One line (no newline anywhere), naming each of `needles`. */
+static void assert_error_line(const char *err, const char *const *needles) {
+  cr_assert_neq(err[0], '#', "no error message was written");
+  cr_assert(strlen(err) > 0);
+  cr_assert_null(strchr(err, '\n'), "error is not one line: \"%s\"", err);
+  cr_assert_null(strchr(err, '\r'), "error is not one line: \"%s\"", err);
+  for (const char *const *n = needles; *n; n++)
+    cr_assert_not_null(strstr(err, *n), "error \"%s\" does not mention \"%s\"", err, *n);
+}
+
+/* ---- defaults ---------------------------------------------------------------------------- */
+
+Test(options, defaults_with_null_environment) {
+  za_options_t o;
+  char err[ERRLEN];
+  cr_assert(parse(NULL, &o, err));
+  assert_defaults(&o);
+}
+
+Test(options, defaults_with_empty_environment) {
+  char *envp[] = {NULL};
+  za_options_t o;
+  char err[ERRLEN];
+  cr_assert(parse(envp, &o, err));
+  assert_defaults(&o);
+}
+
+Test(options, unrelated_variables_are_ignored) {
+  char *envp[] = {"PATH=/usr/bin:/bin", "HOME=/root", "ZALLOC=1", "zalloc_mode=bogus",
+                  "XZALLOC_MODE=bogus", "MY_ZALLOC_ABORT=maybe", "LD_PRELOAD=libzalloc.so",
+                  "EMPTY=", "NOEQUALS", NULL};
+  za_options_t o;
+  char err[ERRLEN];
+  cr_assert(parse(envp, &o, err), "unexpected error: %s", err);
+  assert_defaults(&o);
+}
+
+/* ---- accepted values --------------------------------------------------------------------- */
+
+Test(options, mode_arena) {
+  char *envp[] = {"HOME=/", "ZALLOC_MODE=arena", NULL};
+  za_options_t o;
+  char err[ERRLEN];
+  cr_assert(parse(envp, &o, err), "unexpected error: %s", err);
+  cr_assert_eq(o.mode, ZA_MODE_ARENA);
+  cr_assert_str_eq(za_mode_name(o.mode), "arena");
+  cr_assert_eq(o.abort_on_error, false);
+  cr_assert_str_eq(o.log, "stderr");
+}
+
+Test(options, mode_names) {
+  cr_assert_str_eq(za_mode_name(ZA_MODE_ARENA), "arena");
+  cr_assert_str_eq(za_mode_name(ZA_MODE_COUNT), "?");
+}
+
+Test(options, abort_every_boolean_spelling) {
+  static const struct { const char *var; bool value; } cases[] = {
+    {"ZALLOC_ABORT=1", true},     {"ZALLOC_ABORT=yes", true},  {"ZALLOC_ABORT=true", true},
+    {"ZALLOC_ABORT=on", true},    {"ZALLOC_ABORT=0", false},   {"ZALLOC_ABORT=no", false},
+    {"ZALLOC_ABORT=false", false}, {"ZALLOC_ABORT=off", false},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    char *envp[] = {(char *)cases[i].var, NULL};
+    za_options_t o;
+    char err[ERRLEN];
+    cr_assert(parse(envp, &o, err), "%s rejected: %s", cases[i].var, err);
+    cr_assert_eq(o.abort_on_error, cases[i].value, "%s parsed as %d", cases[i].var,
+                 o.abort_on_error);
+    cr_assert_eq(o.mode, ZA_MODE_ARENA);
+    cr_assert_str_eq(o.log, "stderr");
+  }
+}
+
+Test(options, log_values) {
+  static const char *const cases[][2] = {
+    {"ZALLOC_LOG=stderr", "stderr"},
+    {"ZALLOC_LOG=/tmp/zalloc.log", "/tmp/zalloc.log"},
+    {"ZALLOC_LOG=/tmp/zalloc.%p.log", "/tmp/zalloc.%p.log"},   /* %p kept for later */
+    {"ZALLOC_LOG=relative/report-%p-%p", "relative/report-%p-%p"},
+    {"ZALLOC_LOG=a=b", "a=b"},                                /* '=' inside the value */
+    {"ZALLOC_LOG=x", "x"},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    char *envp[] = {(char *)cases[i][0], NULL};
+    za_options_t o;
+    char err[ERRLEN];
+    cr_assert(parse(envp, &o, err), "%s rejected: %s", cases[i][0], err);
+    cr_assert_str_eq(o.log, cases[i][1]);
+    cr_assert_eq(o.mode, ZA_MODE_ARENA);
+    cr_assert_eq(o.abort_on_error, false);
+  }
+}
+
+Test(options, log_longest_path_accepted) {
+  char var[16 + ZA_PATH_MAX];
+  strcpy(var, "ZALLOC_LOG=");
+  size_t len = ZA_PATH_MAX - 1;
+  memset(var + 11, 'a', len);
+  var[11 + len] = '\0';
+  char *envp[] = {var, NULL};
+  za_options_t o;
+  char err[ERRLEN];
+  cr_assert(parse(envp, &o, err), "a %zu-character path was rejected: %s", len, err);
+  cr_assert_eq(strlen(o.log), len);
+  cr_assert_str_eq(o.log, var + 11);
+}
+
+Test(options, all_variables_together) {
+  char *envp[] = {"ZALLOC_ABORT=yes", "USER=me", "ZALLOC_LOG=/tmp/r.%p", "ZALLOC_MODE=arena", NULL};
+  za_options_t o;
+  char err[ERRLEN];
+  cr_assert(parse(envp, &o, err), "unexpected error: %s", err);
+  cr_assert_eq(o.mode, ZA_MODE_ARENA);
+  cr_assert_eq(o.abort_on_error, true);
+  cr_assert_str_eq(o.log, "/tmp/r.%p");
+}
+
+/* ---- errors ------------------------------------------------------------------------------ */
+
+Test(options, unknown_variable) {
+  char *envp[] = {"HOME=/", "ZALLOC_MOED=arena", NULL};
+  za_options_t o;
+  char err[ERRLEN];
+  cr_assert_not(parse(envp, &o, err));
+  assert_error_line(err, (const char *[]){"ZALLOC_MOED", "arena", "ZALLOC_MODE", "ZALLOC_LOG",
+                                          "ZALLOC_ABORT", NULL});
+}
+
+Test(options, unknown_variable_with_odd_value) {
+  char *envp[] = {"ZALLOC_VERBOSE=17", NULL};
+  za_options_t o;
+  char err[ERRLEN];
+  cr_assert_not(parse(envp, &o, err));
+  assert_error_line(err, (const char *[]){"ZALLOC_VERBOSE", "17", "ZALLOC_MODE", "ZALLOC_LOG",
+                                          "ZALLOC_ABORT", NULL});
+}
+
+Test(options, unknown_variables_that_are_prefixes_or_extensions) {
+  static const char *const cases[][2] = {
+    {"ZALLOC_MOD=arena", "ZALLOC_MOD"},
+    {"ZALLOC_MODES=arena", "ZALLOC_MODES"},
+    {"ZALLOC_=1", "ZALLOC_"},
+    {"ZALLOC_mode=arena", "ZALLOC_mode"},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    char *envp[] = {(char *)cases[i][0], NULL};
+    za_options_t o;
+    char err[ERRLEN];
+    cr_assert_not(parse(envp, &o, err), "%s accepted", cases[i][0]);
+    assert_error_line(err, (const char *[]){cases[i][1], "ZALLOC_MODE", NULL});
+  }
+}
+
+Test(options, bad_mode) {
+  static const char *const cases[][2] = {
+    {"ZALLOC_MODE=bogus", "bogus"},
+    {"ZALLOC_MODE=aren", "aren"},       /* a prefix of a valid value */
+    {"ZALLOC_MODE=arenas", "arenas"},   /* a valid value as a prefix */
+    {"ZALLOC_MODE=ARENA", "ARENA"},
+    {"ZALLOC_MODE=arena ", "arena "},
+    {"ZALLOC_MODE=arena,arena", "arena,arena"},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    char *envp[] = {(char *)cases[i][0], NULL};
+    za_options_t o;
+    char err[ERRLEN];
+    cr_assert_not(parse(envp, &o, err), "%s accepted", cases[i][0]);
+    assert_error_line(err, (const char *[]){"ZALLOC_MODE", cases[i][1], "accepted", "arena", NULL});
+  }
+}
+
+Test(options, bad_boolean) {
+  static const char *const cases[][2] = {
+    {"ZALLOC_ABORT=2", "=2"},         {"ZALLOC_ABORT=maybe", "maybe"},
+    {"ZALLOC_ABORT=y", "=y"},         {"ZALLOC_ABORT=10", "10"},
+    {"ZALLOC_ABORT=onn", "onn"},      {"ZALLOC_ABORT=-1", "-1"},
+    {"ZALLOC_ABORT=yes,no", "yes,no"}, {"ZALLOC_ABORT=1 ", "1 "},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    char *envp[] = {(char *)cases[i][0], NULL};
+    za_options_t o;
+    char err[ERRLEN];
+    cr_assert_not(parse(envp, &o, err), "%s accepted", cases[i][0]);
+    assert_error_line(err, (const char *[]){"ZALLOC_ABORT", cases[i][1], "accepted", "1", "0",
+                                            "yes", "no", "true", "false", "on", "off", NULL});
+  }
+}
+
+Test(options, empty_values) {
+  static const char *const cases[][2] = {
+    {"ZALLOC_MODE=", "ZALLOC_MODE"},
+    {"ZALLOC_ABORT=", "ZALLOC_ABORT"},
+    {"ZALLOC_LOG=", "ZALLOC_LOG"},
+    {"ZALLOC_MODE", "ZALLOC_MODE"},     /* no '=' at all */
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    char *envp[] = {(char *)cases[i][0], NULL};
+    za_options_t o;
+    char err[ERRLEN];
+    cr_assert_not(parse(envp, &o, err), "%s accepted", cases[i][0]);
+    assert_error_line(err, (const char *[]){cases[i][1], "accepted", NULL});
+  }
+}
+
+Test(options, empty_log_names_what_is_accepted) {
+  char *envp[] = {"ZALLOC_LOG=", NULL};
+  za_options_t o;
+  char err[ERRLEN];
+  cr_assert_not(parse(envp, &o, err));
+  assert_error_line(err, (const char *[]){"ZALLOC_LOG", "''", "stderr", "path", NULL});
+}
+
+Test(options, overlong_log_path) {
+  char var[32 + 2 * ZA_PATH_MAX];
+  strcpy(var, "ZALLOC_LOG=");
+  size_t len = ZA_PATH_MAX;   /* one more than fits */
+  memset(var + 11, 'b', len);
+  var[11 + len] = '\0';
+  char *envp[] = {var, NULL};
+  za_options_t o;
+  char err[ERRLEN];
+  cr_assert_not(parse(envp, &o, err));
+  char limit[16], start[64];
+  snprintf(limit, sizeof limit, "%d", ZA_PATH_MAX - 1);
+  memcpy(start, var + 11, 63);   /* the start of the value is named */
+  start[63] = '\0';
+  assert_error_line(err, (const char *[]){"ZALLOC_LOG", start, "stderr", limit, NULL});
+  cr_assert_str_eq(o.log, "stderr", "an over-long path must not be stored");
+}
+
+/* zalloc's start-up formats the error in 512 bytes: a long value must not push what is
+ * accepted out of the line. */
+Test(options, long_values_leave_room_for_what_is_accepted) {
+  static char mode[2048], abrt[2048], log[2048], unknown[2048];
+  const struct { char *var; const char *prefix; const char *accepted; } cases[] = {
+    {mode, "ZALLOC_MODE=", "arena"},
+    {abrt, "ZALLOC_ABORT=", "yes"},
+    {log, "ZALLOC_LOG=", "stderr"},
+    {unknown, "ZALLOC_LONG=", "ZALLOC_ABORT"},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    size_t plen = strlen(cases[i].prefix);
+    memcpy(cases[i].var, cases[i].prefix, plen);
+    memset(cases[i].var + plen, 'v', 1500);
+    cases[i].var[plen + 1500] = '\0';
+    char *envp[] = {cases[i].var, NULL};
+    za_options_t o;
+    char err[512];
+    memset(err, '#', sizeof err);
+    cr_assert_not(za_options_parse(envp, &o, err, sizeof err));
+    cr_assert_lt(strlen(err), sizeof err);
+    assert_error_line(err, (const char *[]){"vvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvv",
+                                            cases[i].accepted, NULL});
+  }
+}
+
+Test(options, error_leaves_defaults_for_unparsed_options) {
+  char *envp[] = {"ZALLOC_ABORT=on", "ZALLOC_MODE=fast", "ZALLOC_LOG=/tmp/x", NULL};
+  za_options_t o;
+  char err[ERRLEN];
+  cr_assert_not(parse(envp, &o, err));
+  assert_error_line(err, (const char *[]){"ZALLOC_MODE", "fast", NULL});
+  cr_assert_eq(o.abort_on_error, true);      /* parsed before the error */
+  cr_assert_str_eq(o.log, "stderr");         /* not parsed: default */
+  cr_assert_eq(o.mode, ZA_MODE_ARENA);
+}
+
+Test(options, first_error_is_reported) {
+  char *envp[] = {"ZALLOC_ABORT=perhaps", "ZALLOC_MODE=fast", NULL};
+  za_options_t o;
+  char err[ERRLEN];
+  cr_assert_not(parse(envp, &o, err));
+  assert_error_line(err, (const char *[]){"ZALLOC_ABORT", "perhaps", NULL});
+  cr_assert_null(strstr(err, "fast"));
+}
+
+/* A value with a line break in it must not split the error into several lines. */
+Test(options, error_stays_one_line_with_control_characters_in_value) {
+  static const char *const cases[][3] = {
+    {"ZALLOC_MODE=are\nna", "ZALLOC_MODE", "accepted"},
+    {"ZALLOC_ABORT=1\n", "ZALLOC_ABORT", "accepted"},
+    {"ZALLOC_MOED=x\ny", "ZALLOC_MOED", "known"},
+    {"ZALLOC_ABORT=\r\n", "ZALLOC_ABORT", "accepted"},
+    {"ZALLOC_MODE=\t\x7f", "ZALLOC_MODE", "accepted"},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    char *envp[] = {(char *)cases[i][0], NULL};
+    za_options_t o;
+    char err[ERRLEN];
+    cr_assert_not(parse(envp, &o, err), "value %zu accepted", i);
+    assert_error_line(err, (const char *[]){cases[i][1], cases[i][2], NULL});
+  }
+  /* The control character is still shown, escaped. */
+  char *envp[] = {"ZALLOC_MODE=are\nna", NULL};
+  za_options_t o;
+  char err[ERRLEN];
+  cr_assert_not(parse(envp, &o, err));
+  cr_assert_not_null(strstr(err, "are\\x0ana"), "%s", err);
+}
+
+Test(options, small_error_buffer_truncates_safely) {
+  static const char *const cases[] = {"ZALLOC_MODE=bogus", "ZALLOC_ABORT=maybe",
+                                      "ZALLOC_MOED=arena", "ZALLOC_LOG="};
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    for (size_t cap = 1; cap <= 24; cap++) {
+      char buf[64];
+      memset(buf, 'Z', sizeof buf);
+      char *envp[] = {(char *)cases[i], NULL};
+      za_options_t o;
+      cr_assert_not(za_options_parse(envp, &o, buf, cap));
+      cr_assert_eq(strnlen(buf, cap), strlen(buf), "%s, cap %zu: not NUL-terminated", cases[i], cap);
+      cr_assert_eq(strlen(buf), cap - 1, "%s, cap %zu: length %zu", cases[i], cap, strlen(buf));
+      for (size_t k = cap; k < sizeof buf; k++)
+        cr_assert_eq(buf[k], 'Z', "%s, cap %zu: wrote past the buffer at %zu", cases[i], cap, k);
+    }
+  }
+}
+
+/* ---- log path expansion ------------------------------------------------------------------ */
+
+Test(options, log_path_single_pid) {
+  char out[64];
+  cr_assert(za_options_log_path("/tmp/zalloc.%p.log", 1234, out, sizeof out));
+  cr_assert_str_eq(out, "/tmp/zalloc.1234.log");
+}
+
+Test(options, log_path_several_pids) {
+  char out[64];
+  cr_assert(za_options_log_path("%p/%p-%p", 42, out, sizeof out));
+  cr_assert_str_eq(out, "42/42-42");
+  cr_assert(za_options_log_path("%p%p", 7, out, sizeof out));
+  cr_assert_str_eq(out, "77");
+}
+
+Test(options, log_path_without_pid) {
+  char out[64];
+  cr_assert(za_options_log_path("/var/log/zalloc.txt", 99, out, sizeof out));
+  cr_assert_str_eq(out, "/var/log/zalloc.txt");
+  cr_assert(za_options_log_path("100%", 99, out, sizeof out));   /* a lone trailing % */
+  cr_assert_str_eq(out, "100%");
+  cr_assert(za_options_log_path("a%db", 99, out, sizeof out));   /* only %p is special */
+  cr_assert_str_eq(out, "a%db");
+}
+
+Test(options, log_path_large_pid) {
+  char out[64];
+  cr_assert(za_options_log_path("z.%p", 4194304, out, sizeof out));
+  cr_assert_str_eq(out, "z.4194304");
+}
+
+Test(options, log_path_too_long) {
+  char out[8];
+  memset(out, 'Z', sizeof out);
+  cr_assert_not(za_options_log_path("%p%p", 12345, out, sizeof out));   /* 10 characters */
+  cr_assert_eq(strnlen(out, sizeof out), strlen(out), "not NUL-terminated");
+  char big[2 * ZA_PATH_MAX];
+  memset(big, 'p', sizeof big - 1);
+  big[sizeof big - 1] = '\0';
+  char res[ZA_PATH_MAX + 32];
+  cr_assert_not(za_options_log_path(big, 1, res, sizeof res));
+  /* A path that fits, but whose expansion does not. */
+  char pattern[ZA_PATH_MAX];
+  memset(pattern, 'x', sizeof pattern);
+  memcpy(pattern + ZA_PATH_MAX - 1 - 2 * 8, "%p%p%p%p%p%p%p%p", 16);
+  pattern[ZA_PATH_MAX - 1] = '\0';
+  cr_assert(za_options_log_path(pattern, 1, res, sizeof res));
+  cr_assert_not(za_options_log_path(pattern, 1234567, res, sizeof res)); /* 551 characters */
+}
+
+/* The boundary: a result of exactly cap - 1 characters fits (with its NUL), cap does not. */
+Test(options, log_path_exact_fit) {
+  char out[5];
+  cr_assert(za_options_log_path("ab%p", 12, out, sizeof out), "\"ab12\" fits in 5 bytes");
+  cr_assert_str_eq(out, "ab12");
+  cr_assert(za_options_log_path("abcd", 1, out, sizeof out), "\"abcd\" fits in 5 bytes");
+  cr_assert_str_eq(out, "abcd");
+  cr_assert_not(za_options_log_path("ab%p", 123, out, sizeof out));
+  cr_assert_not(za_options_log_path("abcde", 1, out, sizeof out));
+  char one[1];
+  cr_assert(za_options_log_path("", 1, one, sizeof one));
+  cr_assert_str_eq(one, "");
+}
+
+/* ---- the reference ----------------------------------------------------------------------- */
+
+Test(options, markdown_lists_every_variable) {
+  char buf[8192];
+  za_out_t o;
+  za_out_init(&o, -1, buf, sizeof buf - 1);
+  za_options_write_markdown(&o);
+  buf[o.len] = '\0';
+  cr_assert_lt(o.len, sizeof buf - 1, "reference truncated");
+  cr_assert_not_null(strstr(buf, "| `ZALLOC_MODE` | `arena` |"));
+  cr_assert_not_null(strstr(buf, "| `ZALLOC_LOG` | `stderr` |"));
+  cr_assert_not_null(strstr(buf, "| `ZALLOC_ABORT` | `0` |"));
+  const char *abort_row = strstr(buf, "| `ZALLOC_ABORT`");
+  static const char *const spellings[] = {"1", "0", "yes", "no", "true", "false", "on", "off"};
+  for (size_t i = 0; i < sizeof spellings / sizeof spellings[0]; i++) {
+    char quoted[16];
+    snprintf(quoted, sizeof quoted, "`%s`", spellings[i]);
+    cr_assert_not_null(strstr(abort_row, quoted), "%s missing from the ZALLOC_ABORT row", quoted);
+  }
+}
