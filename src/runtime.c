@@ -10,6 +10,7 @@
 #include "stats.h"
 #include "thread.h"
 
+#include <errno.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -46,11 +47,35 @@ static char **environment(void) {
   return vars;
 }
 
+/* A user's string as an error line shows it: control characters as \xNN, so the line stays one
+ * line (the option parser does the same for the values it rejects). */
+static const char *printable(const char *s, char *buf, size_t cap) {
+  static const char hex[] = "0123456789abcdef";
+  size_t n = 0;
+  for (const unsigned char *p = (const unsigned char *)s; *p && n + 5 <= cap; p++) {
+    if (*p < 0x20 || *p == 0x7f) {
+      buf[n++] = '\\';
+      buf[n++] = 'x';
+      buf[n++] = hex[*p >> 4];
+      buf[n++] = hex[*p & 15];
+    } else {
+      buf[n++] = (char)*p;
+    }
+  }
+  buf[n] = '\0';
+  return buf;
+}
+
 static void check_log(void) {
   if (strcmp(za_opt.log, "stderr") == 0) return;
-  char path[ZA_PATH_MAX + 32], line[2 * ZA_PATH_MAX + 256];
+  char path[ZA_PATH_MAX + 32], shown_log[4 * ZA_PATH_MAX + 8], shown_path[4 * sizeof path + 8];
+  char line[sizeof shown_log + sizeof shown_path + 256];
+  printable(za_opt.log, shown_log, sizeof shown_log);
   if (!za_options_log_path(za_opt.log, za_os_getpid(), path, sizeof path)) {
-    za_snprintf(line, sizeof line, "zalloc: ZALLOC_LOG=%s: the path is too long once %%p is expanded", za_opt.log);
+    za_snprintf(line, sizeof line,
+                "zalloc: ZALLOC_LOG=%s: the path is too long once %%p is expanded; accepted: "
+                "'stderr' or a file path of at most %d characters once %%p becomes the pid",
+                shown_log, (int)sizeof path - 1);
     fatal(line);
   }
   int fd = za_os_open_append(path);
@@ -58,16 +83,35 @@ static void check_log(void) {
     za_snprintf(line, sizeof line,
                 "zalloc: ZALLOC_LOG=%s: cannot open %s for writing (%s); accepted: 'stderr' or "
                 "a writable file path (%%p becomes the pid)",
-                za_opt.log, path, za_os_errno_name(-fd));
+                shown_log, printable(path, shown_path, sizeof shown_path), za_os_errno_name(-fd));
     fatal(line);
   }
   za_os_close(fd);
+}
+
+/* A relative ZALLOC_LOG means relative to the directory the process starts in, where
+ * check_log found it writable: the report is written at exit, when the program may have changed
+ * directory (git -C, make -C, os.chdir), and must not land there - or on stderr, where it cannot
+ * be created. Called after check_log, so its messages still show the path as the user wrote it.
+ * getcwd with a buffer does not allocate. A path too long to anchor stays as it is. */
+static void anchor_log(void) {
+  if (strcmp(za_opt.log, "stderr") == 0 || za_opt.log[0] == '/') return;
+  char cwd[ZA_PATH_MAX], anchored[ZA_PATH_MAX], path[ZA_PATH_MAX + 32];
+  int saved = errno;
+  bool ok = getcwd(cwd, sizeof cwd) != NULL && cwd[0] == '/';
+  errno = saved;
+  if (!ok) return;
+  size_t n = za_snprintf(anchored, sizeof anchored, "%s/%s", cwd[1] ? cwd : "", za_opt.log);
+  if (n + 1 >= sizeof anchored || !za_options_log_path(anchored, za_os_getpid(), path, sizeof path))
+    return;
+  memcpy(za_opt.log, anchored, n + 1);
 }
 
 static void start(void) {
   char err[512];
   if (!za_options_parse(environment(), &za_opt, err, sizeof err)) fatal(err);
   check_log();
+  anchor_log();
   if (!za_segmap_init()) fatal("zalloc: cannot reserve address space for the segment map (ulimit -v?)");
   za_backend = backends[za_opt.mode];
   za_backend->init();
@@ -88,8 +132,13 @@ void za_runtime_init(void) {
   while (atomic_load_explicit(&za_runtime_state, memory_order_acquire) != 2) za_os_yield();
 }
 
+/* The forking process's pid, taken before fork: in the child, getppid() is already 1 (or a
+ * subreaper) if the parent exited before the child ran. */
+static int forking_pid;
+
 void za_fork_prepare(void) {
   za_runtime_ensure();
+  forking_pid = za_os_getpid();
   za_thread_fork_prepare();
   za_backend->fork_prepare();
   za_large_fork_prepare();
@@ -104,7 +153,7 @@ void za_fork_parent(void) {
 }
 
 void za_fork_child(void) {
-  za_parent_pid = (int)getppid();
+  za_parent_pid = forking_pid;
   za_findings_fork_child();
   za_large_fork_child();
   za_backend->fork_child();

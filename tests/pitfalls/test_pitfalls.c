@@ -1,0 +1,224 @@
+/* Known ways preloaded allocators break, one test each: a purpose-built program (pit_*.c, see
+ * each file's comment for the pitfall) runs under libzalloc.so and must finish (no hang: every
+ * run has a timeout), print "done", exit 0, and leave a report that counts what it did. */
+#define _GNU_SOURCE
+#include <criterion/criterion.h>
+
+#include <signal.h>
+#include <string.h>
+
+#include "zr_harness.h"
+
+#define TIMEOUT 40
+
+static void run(zr_run_t *z, const char *const *argv, const char *const *extra) {
+  zr_start(z, argv, extra, TIMEOUT);
+}
+
+/* The "leaked:" line as numbers ("nothing" is 0 and 0). */
+static void leaked(const char *log, long pid, long *blocks, long *bytes) {
+  char *prefix = zr_fmt("==%ld==   leaked:      ", pid);
+  char *line = zr_line_starting(log, prefix);
+  cr_assert_not_null(line, "no leaked: line in:\n%s", log);
+  const char *rest = line + strlen(prefix);
+  if (strcmp(rest, "nothing: every block was freed") == 0) {
+    *blocks = *bytes = 0;
+  } else {
+    *blocks = zr_report_number(log, pid, "leaked:", " blocks");
+    *bytes = zr_report_number(log, pid, "leaked:", " bytes still allocated");
+  }
+  free(line);
+  free(prefix);
+}
+
+/* ---- atexit ------------------------------------------------------------------------------- */
+
+Test(pitfalls, hundred_atexit_handlers_that_allocate, .timeout = 60) {
+  long blocks[2], bytes[2], callocs = 0;
+  static const char *const counts[] = {"0", "100"};
+  for (int i = 0; i < 2; i++) {
+    zr_run_t z;
+    run(&z, (const char *const[]){PIT_ATEXIT, counts[i], NULL}, NULL);
+    zr_assert_ran_to_end(&z);
+    if (i == 1) cr_assert(zr_has_line(z.r.out, "handlers ran=100"), "not every handler ran:\n%s", z.r.out);
+    long pid;
+    char *log = zr_only_log(&z, &pid);
+    zr_assert_no_errors(log, pid);
+    leaked(log, pid, &blocks[i], &bytes[i]);
+    if (i == 1) callocs = zr_report_number(log, pid, "calls:", " calloc");
+    free(log);
+    zr_end(&z);
+  }
+  /* glibc's atexit allocates its handler lists with calloc, under its own lock. */
+  cr_assert_geq(callocs, 3, "expected atexit to calloc its handler lists, saw %ld callocs", callocs);
+  /* Each handler ran before the report and its block is counted: 100 blocks of 100..199 bytes. */
+  cr_assert_eq(blocks[1] - blocks[0], 100, "leaked blocks: %ld with 100 handlers, %ld without", blocks[1],
+               blocks[0]);
+  cr_assert_eq(bytes[1] - bytes[0], 14950, "leaked bytes: %ld with 100 handlers, %ld without", bytes[1],
+               bytes[0]);
+}
+
+/* ---- fork ----------------------------------------------------------------------------------- */
+
+Test(pitfalls, fork_while_eight_threads_allocate, .timeout = 55) {
+  zr_run_t z;
+  run(&z, (const char *const[]){PIT_FORKSTORM, NULL}, NULL);
+  zr_assert_ran_to_end(&z);
+  cr_assert(zr_has_line(z.r.out, "bad=0"), "%s", z.r.out);
+  cr_assert(zr_has_line(z.r.out, "ops=some"), "the threads did not allocate:\n%s", z.r.out);
+  long pid;
+  char *log = zr_only_log(&z, &pid); /* the children left with _exit: no reports */
+  zr_assert_no_errors(log, pid);
+  cr_assert_gt(zr_report_number(log, pid, "calls:", " malloc"), 1000, "%s", log);
+  free(log);
+  zr_end(&z);
+}
+
+/* ---- a library constructor allocates before zalloc's constructor ---------------------------- */
+
+Test(pitfalls, library_constructor_allocates_before_zalloc_constructor, .timeout = 60) {
+  /* The premise: the loader runs the library's constructor before libzalloc.so's. */
+  run_result_t r;
+  char *preload = zr_fmt("LD_PRELOAD=%s", zalloc_library());
+  const char *env[] = {preload, "LD_DEBUG=files", "ZALLOC_LOG=stderr", "ZALLOC_MODE=", "ZALLOC_ABORT=", NULL};
+  cr_assert(run_program(&r, (const char *const[]){PIT_CTOR, NULL}, env, NULL, NULL, TIMEOUT));
+  cr_assert_eq(r.status, 0, "status %d\n%s", r.status, r.err);
+  char *lib_init = zr_fmt("calling init: %s\n", PIT_CTORLIB);
+  char *zalloc_init = zr_fmt("calling init: %s\n", zalloc_library());
+  const char *a = strstr(r.err, lib_init), *b = strstr(r.err, zalloc_init);
+  cr_assert(a && b && a < b, "expected the library's constructor to run before zalloc's:\n%s", r.err);
+  run_free(&r);
+  free(lib_init);
+  free(zalloc_init);
+  free(preload);
+
+  zr_run_t z;
+  run(&z, (const char *const[]){PIT_CTOR, NULL}, NULL);
+  zr_assert_ran_to_end(&z);
+  long pid;
+  char *log = zr_only_log(&z, &pid);
+  /* main allocates nothing: these are the constructor's 1111, 2222 and 3333 bytes. */
+  zr_assert_line(log, "==%ld==   calls:       3 malloc, 0 calloc, 0 realloc, 0 aligned, 1 free", pid);
+  zr_assert_line(log, "==%ld==   allocated:   3 blocks, 6.5 KiB in total; peak in use 6.5 KiB", pid);
+  zr_assert_line(log, "==%ld==   leaked:      2 blocks, 5,555 bytes still allocated at exit", pid);
+  zr_assert_no_errors(log, pid);
+  free(log);
+  zr_end(&z);
+}
+
+/* ---- dlopen / dlclose / dlerror from threads ------------------------------------------------ */
+
+Test(pitfalls, dlopen_dlclose_dlerror_from_eight_threads, .timeout = 60) {
+  zr_run_t z;
+  run(&z, (const char *const[]){PIT_DL, PIT_DLMOD, NULL}, NULL);
+  zr_assert_ran_to_end(&z);
+  cr_assert(zr_has_line(z.r.out, "failures=0"), "%s", z.r.out);
+  long pid;
+  char *log = zr_only_log(&z, &pid);
+  zr_assert_no_errors(log, pid);
+  /* What the loader allocated for 320 loads was given back by the unloads: only its few
+   * process-wide tables remain. */
+  long blocks, bytes;
+  leaked(log, pid, &blocks, &bytes);
+  cr_assert_lt(blocks, 64, "%ld blocks leaked: did dlclose's frees get lost?\n%s", blocks, log);
+  free(log);
+  zr_end(&z);
+}
+
+/* ---- memory from another allocator ---------------------------------------------------------- */
+
+Test(pitfalls, free_of_memory_from_another_allocator, .timeout = 60) {
+  zr_run_t z;
+  run(&z, (const char *const[]){PIT_FOREIGN, NULL}, NULL);
+  zr_assert_ran_to_end(&z);
+  cr_assert(zr_has_line(z.r.out, "intact=yes"), "%s", z.r.out);
+  long pid;
+  char *log = zr_only_log(&z, &pid);
+  long tid = zr_value_long(z.r.out, "tid");
+  zr_assert_line(log, "==%ld==   heap errors: 3 (0 double free, 3 invalid free, 0 invalid realloc, "
+                      "0 invalid malloc_usable_size)", pid);
+  static const char *const keys[] = {"mapped", "static", "pooled"};
+  for (size_t i = 0; i < 3; i++) {
+    char *p = zr_value(z.r.out, keys[i]);
+    zr_assert_line(log, "==%ld== invalid free: free(%s): not a block zalloc handed out (another allocator, "
+                        "static or stack memory), thread %ld", pid, p, tid);
+    free(p);
+  }
+  zr_assert_no_leaks(log, pid);
+  free(log);
+  zr_end(&z);
+}
+
+/* ---- malloc_usable_size ------------------------------------------------------------------- */
+
+Test(pitfalls, usable_size_written_then_realloc_keeps_content, .timeout = 60) {
+  zr_run_t z;
+  run(&z, (const char *const[]){PIT_USABLE, NULL}, NULL);
+  zr_assert_ran_to_end(&z);
+  cr_assert(zr_has_line(z.r.out, "ok=yes"), "%s", z.r.out);
+  long pid;
+  char *log = zr_only_log(&z, &pid);
+  zr_assert_no_errors(log, pid);
+  zr_assert_no_leaks(log, pid);
+  free(log);
+  zr_end(&z);
+}
+
+Test(pitfalls, fortify_source_3_program_using_the_slack, .timeout = 60) {
+  zr_run_t z;
+  run(&z, (const char *const[]){PIT_FORTIFY, NULL}, NULL);
+  zr_assert_ran_to_end(&z);
+  cr_assert(zr_has_line(z.r.out, "checked=160"), "%s", z.r.out);
+  cr_assert_null(strstr(z.r.err, "overflow"), "%s", z.r.err);
+  long pid;
+  char *log = zr_only_log(&z, &pid);
+  zr_assert_no_errors(log, pid);
+  zr_assert_no_leaks(log, pid);
+  free(log);
+  zr_end(&z);
+}
+
+/* The premise of the test above: the program really is fortified, so writing the slack without
+ * telling the compiler is caught - by glibc's check, not by zalloc. */
+Test(pitfalls, fortify_source_3_checks_are_compiled_in, .timeout = 60) {
+  zr_run_t z;
+  run(&z, (const char *const[]){PIT_FORTIFY, "raw", NULL}, NULL);
+  if (zr_has_line(z.r.out, "no-slack")) {
+    zr_end(&z);
+    cr_skip_test("no block size with slack: nothing to check");
+  }
+  cr_assert_eq(z.r.status, 128 + SIGABRT, "status %d\nstdout:\n%s\nstderr:\n%s", z.r.status, z.r.out, z.r.err);
+  cr_assert_not_null(strstr(z.r.err, "buffer overflow detected"), "%s", z.r.err);
+  cr_assert_null(strstr(z.r.out, "not caught"), "%s", z.r.out);
+  zr_end(&z);
+}
+
+/* ---- pthread keys ----------------------------------------------------------------------------- */
+
+static void keys_run(const char *const *extra, bool in_ctor) {
+  zr_run_t z;
+  run(&z, (const char *const[]){PIT_KEYS, NULL}, extra);
+  zr_assert_ran_to_end(&z);
+  cr_assert(zr_has_line(z.r.out, "failures=0"), "%s", z.r.out);
+  if (in_ctor) {
+    /* The premise: the 40 keys came first, so zalloc's own key is number 40 or more. */
+    cr_assert(zr_has_line(z.r.out, "keys_in_ctor=1"), "%s", z.r.out);
+    cr_assert(zr_has_line(z.r.out, "first_key=0"), "%s", z.r.out);
+  }
+  long pid;
+  char *log = zr_only_log(&z, &pid);
+  zr_assert_no_errors(log, pid);
+  /* 24 threads x 40 key values, freed by the key destructors at thread exit: none may be lost. */
+  long blocks, bytes;
+  leaked(log, pid, &blocks, &bytes);
+  cr_assert_lt(blocks, 40, "%ld blocks leaked: were key destructors' frees lost?\n%s", blocks, log);
+  cr_assert_geq(zr_report_number(log, pid, "calls:", " malloc"), 24 * 40, "%s", log);
+  free(log);
+  zr_end(&z);
+}
+
+Test(pitfalls, forty_pthread_keys_created_in_main, .timeout = 60) { keys_run(NULL, false); }
+
+Test(pitfalls, forty_pthread_keys_created_before_zalloc_starts, .timeout = 60) {
+  keys_run((const char *const[]){"PIT_KEYS_IN_CTOR=1", NULL}, true);
+}
