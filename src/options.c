@@ -54,33 +54,9 @@ static int list_index(const char *list, const char *value) {
   return -1;
 }
 
-/* How an error line shows a user's string: control characters as \xNN, so the line stays one
- * line, and cut short with "..." past SHOWN_MAX - 1 bytes, so what is accepted still fits in
- * the line after it. */
+/* Longest a user's string may take in an error line, so what is accepted still fits after it. */
 #define SHOWN_MAX 160
-static size_t shown_len(unsigned char c) { return c < 0x20 || c == 0x7f ? 4 : 1; }
-static const char *shown(const char *s, char *buf) {
-  static const char hex[] = "0123456789abcdef";
-  size_t total = 0;
-  for (const unsigned char *p = (const unsigned char *)s; *p; p++) total += shown_len(*p);
-  size_t room = total < SHOWN_MAX ? SHOWN_MAX - 1 : SHOWN_MAX - 4, n = 0;
-  for (const unsigned char *p = (const unsigned char *)s; *p && n + shown_len(*p) <= room; p++) {
-    if (shown_len(*p) == 1) {
-      buf[n++] = (char)*p;
-    } else {
-      buf[n++] = '\\';
-      buf[n++] = 'x';
-      buf[n++] = hex[*p >> 4];
-      buf[n++] = hex[*p & 15];
-    }
-  }
-  if (total >= SHOWN_MAX) {
-    memcpy(buf + n, "...", 3);
-    n += 3;
-  }
-  buf[n] = '\0';
-  return buf;
-}
+#define shown(s, buf) za_shown((s), (buf), SHOWN_MAX)
 
 static void set_defaults(za_options_t *o) {
   memset(o, 0, sizeof *o);

@@ -170,3 +170,29 @@ size_t za_snprintf(char *buf, size_t cap, const char *fmt, ...) {
   buf[o.len] = '\0';
   return o.len;
 }
+
+static size_t shown_len(unsigned char c) { return c < 0x20 || c == 0x7f ? 4 : 1; }
+
+const char *za_shown(const char *s, char *buf, size_t cap) {
+  static const char hex[] = "0123456789abcdef";
+  size_t total = 0, n = 0;
+  for (const unsigned char *p = (const unsigned char *)s; *p; p++) total += shown_len(*p);
+  bool cut = total >= cap;
+  size_t room = cut ? (cap > 4 ? cap - 4 : 0) : cap - 1;
+  for (const unsigned char *p = (const unsigned char *)s; *p && n + shown_len(*p) <= room; p++) {
+    if (shown_len(*p) == 1) {
+      buf[n++] = (char)*p;
+    } else {
+      buf[n++] = '\\';
+      buf[n++] = 'x';
+      buf[n++] = hex[*p >> 4];
+      buf[n++] = hex[*p & 15];
+    }
+  }
+  if (cut && cap > 4) {
+    memcpy(buf + n, "...", 3);
+    n += 3;
+  }
+  buf[n] = '\0';
+  return buf;
+}

@@ -20,6 +20,9 @@ void za_out_flush(za_out_t *o);
 void za_out_printf(za_out_t *o, const char *fmt, ...);
 void za_out_vprintf(za_out_t *o, const char *fmt, va_list ap);
 void za_out_str(za_out_t *o, const char *s);
+/* A user's string as a one-line error message shows it: control characters as \xNN, and cut
+ * with "..." if it does not fit in `cap` bytes (NUL included). Returns `buf`. */
+const char *za_shown(const char *s, char *buf, size_t cap);
 /* Format into a NUL-terminated buffer (truncating); returns the length written. */
 size_t za_snprintf(char *buf, size_t cap, const char *fmt, ...);
 #endif

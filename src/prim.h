@@ -14,6 +14,9 @@ void  za_os_decommit(void *p, size_t size);       /* give pages back, contents r
 
 int   za_os_open_append(const char *path);        /* fd, or -errno */
 int   za_os_open_read(const char *path);          /* fd, or -errno */
+/* 0 if `path` could be opened for appending (created if missing), else -errno. Creates
+ * nothing: a process that never writes its report leaves no empty file behind. */
+int   za_os_check_writable(const char *path);
 long  za_os_read(int fd, void *buf, size_t n);
 void  za_os_close(int fd);
 void  za_os_write_all(int fd, const char *buf, size_t n);

@@ -47,30 +47,11 @@ static char **environment(void) {
   return vars;
 }
 
-/* A user's string as an error line shows it: control characters as \xNN, so the line stays one
- * line (the option parser does the same for the values it rejects). */
-static const char *printable(const char *s, char *buf, size_t cap) {
-  static const char hex[] = "0123456789abcdef";
-  size_t n = 0;
-  for (const unsigned char *p = (const unsigned char *)s; *p && n + 5 <= cap; p++) {
-    if (*p < 0x20 || *p == 0x7f) {
-      buf[n++] = '\\';
-      buf[n++] = 'x';
-      buf[n++] = hex[*p >> 4];
-      buf[n++] = hex[*p & 15];
-    } else {
-      buf[n++] = (char)*p;
-    }
-  }
-  buf[n] = '\0';
-  return buf;
-}
-
 static void check_log(void) {
   if (strcmp(za_opt.log, "stderr") == 0) return;
   char path[ZA_PATH_MAX + 32], shown_log[4 * ZA_PATH_MAX + 8], shown_path[4 * sizeof path + 8];
   char line[sizeof shown_log + sizeof shown_path + 256];
-  printable(za_opt.log, shown_log, sizeof shown_log);
+  za_shown(za_opt.log, shown_log, sizeof shown_log);
   if (!za_options_log_path(za_opt.log, za_os_getpid(), path, sizeof path)) {
     za_snprintf(line, sizeof line,
                 "zalloc: ZALLOC_LOG=%s: the path is too long once %%p is expanded; accepted: "
@@ -78,15 +59,14 @@ static void check_log(void) {
                 shown_log, (int)sizeof path - 1);
     fatal(line);
   }
-  int fd = za_os_open_append(path);
-  if (fd < 0) {
+  int err = za_os_check_writable(path);
+  if (err < 0) {
     za_snprintf(line, sizeof line,
                 "zalloc: ZALLOC_LOG=%s: cannot open %s for writing (%s); accepted: 'stderr' or "
                 "a writable file path (%%p becomes the pid)",
-                shown_log, printable(path, shown_path, sizeof shown_path), za_os_errno_name(-fd));
+                shown_log, za_shown(path, shown_path, sizeof shown_path), za_os_errno_name(-err));
     fatal(line);
   }
-  za_os_close(fd);
 }
 
 /* A relative ZALLOC_LOG means relative to the directory the process starts in, where

@@ -54,6 +54,22 @@ int za_os_open_read(const char *path) {
   return fd < 0 ? -errno : fd;
 }
 
+int za_os_check_writable(const char *path) {
+  int fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC);
+  if (fd >= 0) {
+    close(fd);
+    return 0;
+  }
+  if (errno != ENOENT) return -errno;
+  /* Missing: create it to be sure it can be (access() says yes to root where the file system
+   * says no), then remove it again. */
+  fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+  if (fd < 0) return errno == EEXIST ? 0 : -errno;
+  close(fd);
+  unlink(path);
+  return 0;
+}
+
 long za_os_read(int fd, void *buf, size_t n) {
   long r;
   do r = read(fd, buf, n); while (r < 0 && errno == EINTR);
