@@ -13,7 +13,7 @@
 #include <errno.h>
 #include <unistd.h>
 
-int za_report_open_log(bool *opened) {
+static int open_log(bool *opened) {
   *opened = false;
   if (strcmp(za_opt.log, "stderr") == 0) return 2;
   char path[ZA_PATH_MAX + 32];
@@ -49,6 +49,24 @@ static void write_header(za_out_t *o, const char *pre) {
   za_out_str(o, ")\n");
 }
 
+/* A report in the making: where it goes, the "==PID== " prefix of its lines, its header. */
+typedef struct report {
+  za_out_t o;
+  bool opened;
+  char pre[32];
+} report_t;
+
+static void report_begin(report_t *r, char *buf, size_t cap) {
+  za_snprintf(r->pre, sizeof r->pre, "==%d== ", za_os_getpid());
+  za_out_init(&r->o, open_log(&r->opened), buf, cap);
+  write_header(&r->o, r->pre);
+}
+
+static void report_end(report_t *r) {
+  za_out_flush(&r->o);
+  if (r->opened) za_os_close(r->o.fd);
+}
+
 void za_report_exit(void) {
   static atomic_flag done = ATOMIC_FLAG_INIT;
   if (atomic_flag_test_and_set(&done)) return;
@@ -66,49 +84,42 @@ void za_report_exit(void) {
   za_findings_summary_t fs;
   za_findings_snapshot(&fs, list);
 
-  char pre[32], buf[8192];
-  za_snprintf(pre, sizeof pre, "==%d== ", za_os_getpid());
-  bool opened;
-  za_out_t o;
-  za_out_init(&o, za_report_open_log(&opened), buf, sizeof buf);
-
-  write_header(&o, pre);
-  za_out_printf(&o, "%s  calls:       %N malloc, %N calloc, %N realloc, %N aligned, %N free\n", pre,
+  char buf[8192];
+  report_t r;
+  report_begin(&r, buf, sizeof buf);
+  za_out_t *o = &r.o;
+  const char *pre = r.pre;
+  za_out_printf(o, "%s  calls:       %N malloc, %N calloc, %N realloc, %N aligned, %N free\n", pre,
                 (size_t)v[ZA_C_MALLOC], (size_t)v[ZA_C_CALLOC], (size_t)v[ZA_C_REALLOC],
                 (size_t)v[ZA_C_ALIGNED], (size_t)v[ZA_C_FREE]);
-  za_out_printf(&o, "%s  allocated:   %N blocks, %B in total; peak in use %B\n", pre,
+  za_out_printf(o, "%s  allocated:   %N blocks, %B in total; peak in use %B\n", pre,
                 (size_t)v[ZA_C_BLOCKS_ALLOC], (size_t)v[ZA_C_BYTES_ALLOC], peak);
   if (live_blocks)
-    za_out_printf(&o, "%s  leaked:      %N blocks, %N bytes still allocated at exit\n", pre,
+    za_out_printf(o, "%s  leaked:      %N blocks, %N bytes still allocated at exit\n", pre,
                   live_blocks, live_bytes);
   else
-    za_out_printf(&o, "%s  leaked:      nothing: every block was freed\n", pre);
+    za_out_printf(o, "%s  leaked:      nothing: every block was freed\n", pre);
   uint64_t errors = fs.double_free + fs.invalid_free + fs.bad_realloc + fs.bad_usable_size;
   if (!errors) {
-    za_out_printf(&o, "%s  heap errors: none\n", pre);
+    za_out_printf(o, "%s  heap errors: none\n", pre);
   } else {
-    za_out_printf(&o, "%s  heap errors: %N (%N double free, %N invalid free, %N invalid realloc, "
+    za_out_printf(o, "%s  heap errors: %N (%N double free, %N invalid free, %N invalid realloc, "
                       "%N invalid malloc_usable_size)\n",
                   pre, (size_t)errors, (size_t)fs.double_free, (size_t)fs.invalid_free,
                   (size_t)fs.bad_realloc, (size_t)fs.bad_usable_size);
-    for (size_t i = 0; i < fs.listed; i++) za_finding_write(&o, pre, &list[i]);
+    for (size_t i = 0; i < fs.listed; i++) za_finding_write(o, pre, &list[i]);
     if (fs.not_listed)
-      za_out_printf(&o, "%s%N more errors on further addresses, not listed\n", pre, (size_t)fs.not_listed);
+      za_out_printf(o, "%s%N more errors on further addresses, not listed\n", pre, (size_t)fs.not_listed);
   }
-  za_out_flush(&o);
-  if (opened) za_os_close(o.fd);
+  report_end(&r);
 }
 
 _Noreturn void za_report_abort(const za_finding_t *f) {
-  char pre[32], buf[1024];
-  za_snprintf(pre, sizeof pre, "==%d== ", za_os_getpid());
-  bool opened;
-  za_out_t o;
-  za_out_init(&o, za_report_open_log(&opened), buf, sizeof buf);
-  write_header(&o, pre);
-  za_finding_write(&o, pre, f);
-  za_out_printf(&o, "%szalloc: aborting at the first heap error (ZALLOC_ABORT=1)\n", pre);
-  za_out_flush(&o);
-  if (opened) za_os_close(o.fd);
+  char buf[1024];
+  report_t r;
+  report_begin(&r, buf, sizeof buf);
+  za_finding_write(&r.o, r.pre, f);
+  za_out_printf(&r.o, "%szalloc: aborting at the first heap error (ZALLOC_ABORT=1)\n", r.pre);
+  report_end(&r);
   abort();
 }

@@ -9,6 +9,4 @@
 void za_report_exit(void);
 /* ZALLOC_ABORT=1: print the finding (and where the report would go) and abort. */
 _Noreturn void za_report_abort(const za_finding_t *f);
-/* Open the log for appending (fd 2 for "stderr"); *opened tells the caller to close it. */
-int za_report_open_log(bool *opened);
 #endif
