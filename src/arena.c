@@ -37,7 +37,8 @@
 #define CHUNK_HEADER      64
 #define ARENA_LARGE_MIN   (256 * ZA_KiB)
 #define ARENA_MAX_ALIGN   (64 * ZA_KiB)
-#define POOL_MAX          8
+#define POOL_MAX          8     /* emptied chunks kept for reuse */
+#define POOL_DIRTY_MAX    2     /* of which kept with their pages: reuse without page faults */
 #define REFS_BIAS         ((int64_t)1 << 40)
 
 #define TAG_LIVE  0x4c495645u   /* "LIVE" */
@@ -46,6 +47,7 @@
 typedef struct chunk {
   _Atomic int64_t refs;
   struct chunk *next;           /* in the pool */
+  uintptr_t dirty_end;          /* memory below this may have been written; above it is zero */
 } chunk_t;
 
 typedef struct header {
@@ -93,35 +95,43 @@ static chunk_t *chunk_take(void) {
     if (!c) return NULL;
     atomic_fetch_add_explicit(&chunks_mapped, 1, memory_order_relaxed);
     za_segmap_set(c, true);
+    c->dirty_end = (uintptr_t)c + CHUNK_HEADER;
   }
   atomic_store_explicit(&c->refs, REFS_BIAS, memory_order_relaxed);
   c->next = NULL;
   return c;
 }
 
-/* Every block of `c` is freed and no thread allocates from it: keep it (decommitted, so it
- * costs no memory and reads as zero) or give it back. */
+/* Every block of `c` is freed and no thread allocates from it: keep it for the next thread
+ * that needs a chunk, or give it back. The first few kept keep their pages, so a program that
+ * empties and refills chunks (a producer and a consumer) does not fault every page in again;
+ * the others are decommitted: they cost no memory and read as zero. */
 static void chunk_release(chunk_t *c) {
-  za_os_decommit(c, CHUNK_SIZE);
   za_lock(&pool_lock);
-  if (pool_count < POOL_MAX) {
+  bool keep = pool_count < POOL_MAX, dirty = pool_count < POOL_DIRTY_MAX;
+  if (keep) pool_count++;
+  za_unlock(&pool_lock);
+  if (keep) {
+    if (!dirty) {
+      za_os_decommit(c, CHUNK_SIZE);
+      c->dirty_end = (uintptr_t)c + CHUNK_HEADER;
+    }
+    za_lock(&pool_lock);
     c->next = pool;
     pool = c;
-    pool_count++;
-    c = NULL;
+    za_unlock(&pool_lock);
+    return;
   }
-  za_unlock(&pool_lock);
-  if (c) {
-    za_segmap_set(c, false);
-    za_os_unmap(c, CHUNK_SIZE);
-    atomic_fetch_sub_explicit(&chunks_mapped, 1, memory_order_relaxed);
-  }
+  za_segmap_set(c, false);
+  za_os_unmap(c, CHUNK_SIZE);
+  atomic_fetch_sub_explicit(&chunks_mapped, 1, memory_order_relaxed);
 }
 
 static void retire(heap_t *h) {
   chunk_t *c = h->chunk;
   if (!c) return;
   int64_t add = h->nalloc - REFS_BIAS;
+  c->dirty_end = h->clean; /* published to whoever releases it by the atomic add below */
   *h = (heap_t){0};
   if (atomic_fetch_add_explicit(&c->refs, add, memory_order_acq_rel) + add == 0) chunk_release(c);
 }
@@ -131,7 +141,8 @@ static ZA_NOINLINE bool refill(heap_t *h) {
   chunk_t *c = chunk_take();
   if (!c) return false;
   h->chunk = c;
-  h->top = h->clean = (uintptr_t)c + CHUNK_HEADER;
+  h->top = (uintptr_t)c + CHUNK_HEADER;
+  h->clean = c->dirty_end;
   h->end = (uintptr_t)c + CHUNK_SIZE;
   h->nalloc = 0;
   return true;
