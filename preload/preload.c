@@ -12,6 +12,7 @@
 #include "../src/runtime.h"
 #include "../src/zalloc.h"
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <pthread.h>
 
@@ -46,6 +47,20 @@ EXPORT void *__libc_memalign(size_t align, size_t size) { return za_memalign(ali
 EXPORT void *__libc_valloc(size_t size) { return za_valloc(size); }
 EXPORT void *__libc_pvalloc(size_t size) { return za_pvalloc(size); }
 EXPORT int __posix_memalign(void **out, size_t align, size_t size) { return za_posix_memalign(out, align, size); }
+
+/* dlopen with RTLD_DEEPBIND makes the library resolve malloc in its own scope, to glibc's,
+ * while the program frees what it returns with ours (and the other way round): glibc then
+ * aborts on pointers it never handed out. Drop the flag, so every library shares one heap,
+ * and say so in the report. The real dlopen is looked up on first use, outside malloc. */
+EXPORT void *dlopen(const char *file, int mode) {
+  static void *(*real_dlopen)(const char *, int);
+  if (!real_dlopen) real_dlopen = (void *(*)(const char *, int))dlsym(RTLD_NEXT, "dlopen");
+  if (mode & RTLD_DEEPBIND) {
+    mode &= ~RTLD_DEEPBIND;
+    za_report_note_deepbind(file);
+  }
+  return real_dlopen(file, mode);
+}
 
 __attribute__((constructor)) static void zalloc_start(void) {
   za_runtime_ensure();

@@ -49,6 +49,14 @@ static void write_header(za_out_t *o, const char *pre) {
   za_out_str(o, ")\n");
 }
 
+static _Atomic size_t deepbind_count;
+static char deepbind_first[256];
+
+void za_report_note_deepbind(const char *file) {
+  if (atomic_fetch_add(&deepbind_count, 1) == 0)
+    za_snprintf(deepbind_first, sizeof deepbind_first, "%s", file ? file : "(main program)");
+}
+
 /* A report in the making: where it goes, the "==PID== " prefix of its lines, its header. */
 typedef struct report {
   za_out_t o;
@@ -99,6 +107,11 @@ void za_report_exit(void) {
                   live_blocks, live_bytes);
   else
     za_out_printf(o, "%s  leaked:      nothing: every block was freed\n", pre);
+  size_t deepbinds = atomic_load(&deepbind_count);
+  if (deepbinds)
+    za_out_printf(o, "%s  note:        RTLD_DEEPBIND dropped from %N dlopen call%s (first: %s), "
+                     "so those libraries share zalloc's heap\n",
+                  pre, deepbinds, deepbinds == 1 ? "" : "s", deepbind_first);
   uint64_t errors = fs.double_free + fs.invalid_free + fs.bad_realloc + fs.bad_usable_size;
   if (!errors) {
     za_out_printf(o, "%s  heap errors: none\n", pre);

@@ -7,6 +7,8 @@
 #include "findings.h"
 
 void za_report_exit(void);
+/* A dlopen(file, RTLD_DEEPBIND) had the flag dropped (preload.c): the report says so. */
+void za_report_note_deepbind(const char *file);
 /* ZALLOC_ABORT=1: print the finding (and where the report would go) and abort. */
 _Noreturn void za_report_abort(const za_finding_t *f);
 #endif

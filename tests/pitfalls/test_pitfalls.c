@@ -149,6 +149,24 @@ Test(pitfalls, free_of_memory_from_another_allocator, .timeout = 60) {
   zr_end(&z);
 }
 
+/* ---- RTLD_DEEPBIND ------------------------------------------------------------------------ */
+
+/* A plugin opened with RTLD_DEEPBIND would bind malloc and free to glibc's, and glibc aborts
+ * on the program's pointers ("free(): invalid size"). zalloc drops the flag and says so. */
+Test(pitfalls, rtld_deepbind_plugin_shares_the_heap, .timeout = 60) {
+  zr_run_t z;
+  run(&z, (const char *const[]){PIT_DEEPBIND, PIT_DEEPBIND_LIB, NULL}, NULL);
+  zr_assert_ran_to_end(&z);
+  cr_assert(zr_has_line(z.r.out, "from the plugin"), "%s", z.r.out);
+  long pid;
+  char *log = zr_only_log(&z, &pid);
+  zr_assert_line(log, "==%ld==   note:        RTLD_DEEPBIND dropped from 1 dlopen call (first: %s), "
+                      "so those libraries share zalloc's heap", pid, PIT_DEEPBIND_LIB);
+  zr_assert_line(log, "==%ld==   heap errors: none", pid);
+  free(log);
+  zr_end(&z);
+}
+
 /* ---- malloc_usable_size ------------------------------------------------------------------- */
 
 Test(pitfalls, usable_size_written_then_realloc_keeps_content, .timeout = 60) {
