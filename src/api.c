@@ -24,7 +24,9 @@ static void *alloc_block(za_counter_t call, size_t size, size_t align, bool zero
   za_runtime_ensure();
   za_thread_t *t = za_thread_enter();
   za_stats_call(t, call);
-  void *p = za_likely(size <= ZA_MAX_REQUEST) ? za_backend->alloc(t, size, align, zero) : NULL;
+  void *p = za_likely(size <= ZA_MAX_REQUEST)
+                ? za_backend->alloc(t, size, align, zero ? ZA_ALLOC_ZERO : 0)
+                : NULL;
   if (za_likely(p != NULL)) za_stats_alloc(t, size);
   za_thread_leave(t);
   if (za_unlikely(p == NULL)) errno = ENOMEM;
@@ -81,7 +83,8 @@ void *za_realloc(void *p, size_t size) {
     q = za_backend->resize(t, p, size, &info);
     if (q) {
       if (counted) za_stats_resize(t, info.size, size);
-    } else if ((q = za_backend->alloc(t, size, ZA_MIN_ALIGN, false)) != NULL) {
+    } else if ((q = za_backend->alloc(t, size, ZA_MIN_ALIGN,
+                                      size > info.size ? ZA_ALLOC_GROWING : 0)) != NULL) {
       za_stats_alloc(t, size);
       /* Up to the old usable size: a program may have used all that malloc_usable_size said. */
       memcpy(q, p, info.usable < size ? info.usable : size);

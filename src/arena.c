@@ -6,15 +6,17 @@
  *   takes no lock. A chunk that cannot fit the next block is retired and a fresh one taken.
  * - free is O(1). Freeing the newest block of the thread's current chunk gives its space back
  *   (the bump pointer moves down); any other free only marks the block freed. realloc grows
- *   and shrinks in place at the top of the current chunk.
+ *   and shrinks in place at the top of the current chunk. A block realloc has to move to
+ *   grow gets half as much again as room to grow into, so a buffer that keeps growing while
+ *   other blocks are allocated after it is copied O(log n) times, not once per call.
  * - A retired chunk whose blocks have all been freed goes back to the OS (a few are kept,
  *   decommitted, for reuse), so a program with phases does not grow without bound.
  * - Requests above ARENA_LARGE_MIN, or aligned beyond ARENA_MAX_ALIGN, get their own mapping
  *   (large.c) and are unmapped on free: a program that keeps reallocating one big buffer
  *   does not run out of memory.
  *
- * Each block carries a 16-byte header just before it: the requested size, the epoch, and a
- * tag word holding the state (live / freed) mixed with a per-process secret and the header's
+ * Each block carries a 16-byte header just before it: the requested and usable sizes, the
+ * epoch, and a tag word holding the state (live / freed) mixed with a per-process secret and the header's
  * address, so a stray pointer into the middle of a block is almost never mistaken for a block.
  * The tag changes state with a compare-and-swap: of two frees of one block, one wins and the
  * other is a double free. Chunks are found from any pointer by address (segmap.h), so a
@@ -51,7 +53,8 @@ typedef struct chunk {
 } chunk_t;
 
 typedef struct header {
-  uint64_t size;                /* requested */
+  uint32_t size;                /* requested (chunk blocks are at most ARENA_LARGE_MIN) */
+  uint32_t usable;              /* room the block owns: usable_of(size), or more when reserved */
   _Atomic uint32_t tag;
   uint32_t epoch;
 } header_t;
@@ -150,23 +153,35 @@ static ZA_NOINLINE bool refill(heap_t *h) {
 
 /* ---- blocks ------------------------------------------------------------------------------ */
 
-static void *arena_alloc(za_thread_t *t, size_t size, size_t align, bool zero) {
-  if (za_unlikely(size > ARENA_LARGE_MIN || align > ARENA_MAX_ALIGN))
-    return za_large_alloc(size, align); /* fresh mappings are zero */
-  heap_t *h = heap_of(t);
+/* Room for a block of `size`: its 16-byte multiple, and half as much again for one that
+ * realloc is growing (bounded by the largest chunk block). */
+static inline size_t room_for(size_t size, unsigned flags) {
   size_t usable = usable_of(size);
+  if (za_unlikely(flags & ZA_ALLOC_GROWING)) {
+    size_t more = usable_of(size + size / 2);
+    usable = more < ARENA_LARGE_MIN ? more : usable_of(ARENA_LARGE_MIN);
+  }
+  return usable;
+}
+
+static void *arena_alloc(za_thread_t *t, size_t size, size_t align, unsigned flags) {
+  if (za_unlikely(size > ARENA_LARGE_MIN || align > ARENA_MAX_ALIGN))
+    return za_large_alloc(size, align, flags);
+  heap_t *h = heap_of(t);
+  size_t usable = room_for(size, flags);
   uintptr_t user = za_align_up_ptr(h->top + sizeof(header_t), align);
   if (za_unlikely(user + usable > h->end)) {
     if (!refill(h)) return NULL;
     user = za_align_up_ptr(h->top + sizeof(header_t), align);
   }
   header_t *hd = (header_t *)(user - sizeof(header_t));
-  hd->size = size;
+  hd->size = (uint32_t)size;
+  hd->usable = (uint32_t)usable;
   hd->epoch = atomic_load_explicit(&za_epoch, memory_order_relaxed);
   atomic_store_explicit(&hd->tag, TAG_LIVE ^ tag_key(hd), memory_order_relaxed);
   h->top = user + usable;
   h->nalloc++;
-  if (zero && user < h->clean) {
+  if ((flags & ZA_ALLOC_ZERO) && user < h->clean) {
     size_t dirty = h->clean - user;
     memset((void *)user, 0, dirty < usable ? dirty : usable);
   }
@@ -184,7 +199,7 @@ static za_block_state_t classify(const void *p, header_t **hdp, za_block_info_t 
   if (state != TAG_LIVE && state != TAG_FREED) return ZA_BLOCK_INTERIOR;
   *hdp = hd;
   info->size = hd->size;
-  info->usable = usable_of(hd->size);
+  info->usable = hd->usable;
   info->epoch = hd->epoch;
   return state == TAG_LIVE ? ZA_BLOCK_LIVE : ZA_BLOCK_FREED;
 }
@@ -221,15 +236,17 @@ static void *arena_resize(za_thread_t *t, void *p, size_t size, za_block_info_t 
   if (size > ARENA_LARGE_MIN) return NULL;
   heap_t *h = heap_of(t);
   uintptr_t a = (uintptr_t)p;
+  header_t *hd = (header_t *)(a - sizeof(header_t));
   size_t usable = usable_of(size);
   if (za_segment_of(p) == (uintptr_t)h->chunk && a + info->usable == h->top) {
-    if (a + usable > h->end) return NULL;
+    if (a + usable > h->end) return NULL;   /* the newest block: move the top */
     h->top = a + usable;
     if (h->top > h->clean) h->clean = h->top;
+    hd->usable = (uint32_t)usable;
   } else if (usable > info->usable) {
-    return NULL;
+    return NULL;                            /* no room: the caller moves it */
   }
-  ((header_t *)(a - sizeof(header_t)))->size = size;
+  hd->size = (uint32_t)size;
   return p;
 }
 
@@ -240,12 +257,13 @@ static void arena_thread_init(za_thread_t *t) { memset(heap_of(t), 0, sizeof(hea
 static void arena_thread_exit(za_thread_t *t) { retire(heap_of(t)); }
 
 static bool arena_trim(void) {
+  bool large = za_large_trim();
   za_lock(&pool_lock);
   chunk_t *list = pool;
   pool = NULL;
   pool_count = 0;
   za_unlock(&pool_lock);
-  bool any = list != NULL;
+  bool any = list != NULL || large;
   while (list) {
     chunk_t *next = list->next;
     za_segmap_set(list, false);

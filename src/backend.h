@@ -20,14 +20,18 @@ typedef struct za_block_info {
   uint32_t epoch;      /* za_epoch when it was allocated */
 } za_block_info_t;
 
+#define ZA_ALLOC_ZERO    1u  /* the block must read as zeros (calloc) */
+#define ZA_ALLOC_GROWING 2u  /* realloc is moving a block to make it larger: it may grow again,
+                              * so the backend may reserve room beyond `size` */
+
 typedef struct za_backend {
   const char *name;
   void (*init)(void);
   void (*thread_init)(za_thread_t *t);
   void (*thread_exit)(za_thread_t *t);      /* also for threads that died in a fork */
   /* `align` is a power of two >= ZA_MIN_ALIGN, `size` <= ZA_MAX_REQUEST; NULL when out of
-   * memory. `zero`: the block must read as zeros. */
-  void *(*alloc)(za_thread_t *t, size_t size, size_t align, bool zero);
+   * memory. `flags`: ZA_ALLOC_* below. */
+  void *(*alloc)(za_thread_t *t, size_t size, size_t align, unsigned flags);
   /* Classify `p`; fills `info` when the answer is LIVE (and FREED when known). */
   za_block_state_t (*lookup)(const void *p, za_block_info_t *info);
   /* Free `p`. Returns LIVE when it was live and is now freed (with `info` as it was), else

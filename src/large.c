@@ -22,8 +22,17 @@ static size_t cap;          /* power of two */
 static size_t used;         /* live + tombstones */
 static size_t live;
 static size_t mapped;       /* bytes */
-static struct { uintptr_t addr; size_t size; } recent[RECENT]; /* recently unmapped */
+static struct { uintptr_t addr; size_t size; } recent[RECENT]; /* recently freed */
 static size_t recent_next;
+
+/* Freed mappings kept for reuse, oldest first: a program that allocates and frees big blocks
+ * in turn then costs no system call and no page fault per block. Bounded, so memory a program
+ * is done with still goes back to the OS. */
+#define CACHE_SLOTS      8
+#define CACHE_MAX_MAPLEN (8 * ZA_MiB)
+#define CACHE_MAX_BYTES  (32 * ZA_MiB)
+static struct { uintptr_t addr; size_t maplen; } cache[CACHE_SLOTS];
+static size_t cache_count, cache_bytes;
 
 static size_t slot_of(uintptr_t addr) { return (size_t)((addr >> 12) * 0x9e3779b97f4a7c15ull) & (cap - 1); }
 
@@ -76,13 +85,74 @@ static void fill_info(const entry_t *e, za_block_info_t *info) {
   info->epoch = e->epoch;
 }
 
-void *za_large_alloc(size_t size, size_t align) {
+static void cache_drop_oldest(void) {
+  za_os_unmap((void *)cache[0].addr, cache[0].maplen);
+  cache_bytes -= cache[0].maplen;
+  cache_count--;
+  for (size_t i = 0; i < cache_count; i++) cache[i] = cache[i + 1];
+}
+
+/* Keep a freed mapping for reuse, or unmap it. Under the lock. */
+static void cache_put(uintptr_t addr, size_t maplen) {
+  if (maplen > CACHE_MAX_MAPLEN) {
+    za_os_unmap((void *)addr, maplen);
+    return;
+  }
+  while (cache_count == CACHE_SLOTS || (cache_count && cache_bytes + maplen > CACHE_MAX_BYTES))
+    cache_drop_oldest();
+  cache[cache_count].addr = addr;
+  cache[cache_count].maplen = maplen;
+  cache_count++;
+  cache_bytes += maplen;
+}
+
+/* The smallest cached mapping of at least `need` bytes, and at most twice that unless the
+ * block is being grown (then the extra room will be used); 0 if none. Under the lock. */
+static uintptr_t cache_take(size_t need, bool growing, size_t *maplen) {
+  size_t best = CACHE_SLOTS;
+  for (size_t i = 0; i < cache_count; i++)
+    if (cache[i].maplen >= need && (growing || cache[i].maplen / 2 <= need) &&
+        (best == CACHE_SLOTS || cache[i].maplen < cache[best].maplen))
+      best = i;
+  if (best == CACHE_SLOTS) return 0;
+  uintptr_t addr = cache[best].addr;
+  *maplen = cache[best].maplen;
+  cache_bytes -= *maplen;
+  cache_count--;
+  for (size_t i = best; i < cache_count; i++) cache[i] = cache[i + 1];
+  return addr;
+}
+
+static size_t page_round(size_t n) { return za_align_up(n ? n : 1, ZA_PAGE_SIZE); }
+
+/* Room for `need` bytes and half as much again, for a block that realloc keeps growing:
+ * address space only, pages appear when written. */
+static size_t with_growth_room(size_t need) {
+  return need <= ZA_MAX_REQUEST / 2 ? page_round(need + need / 2) : need;
+}
+
+void *za_large_alloc(size_t size, size_t align, unsigned flags) {
   if (size > ZA_MAX_REQUEST - ZA_PAGE_SIZE) return NULL;
-  size_t maplen = za_align_up(size ? size : 1, ZA_PAGE_SIZE);
-  void *p = za_os_map_aligned(maplen, align);
+  size_t need = page_round(size), maplen = need;
+  uint32_t epoch = atomic_load_explicit(&za_epoch, memory_order_relaxed);
+  void *p = NULL;
+  za_lock(&lock);
+  if (align <= ZA_PAGE_SIZE && (p = (void *)cache_take(need, flags & ZA_ALLOC_GROWING, &maplen)) != NULL &&
+      !insert((uintptr_t)p, size, maplen, epoch)) {
+    cache_put((uintptr_t)p, maplen);
+    p = NULL;
+  }
+  za_unlock(&lock);
+  if (p) {
+    if (flags & ZA_ALLOC_ZERO) memset(p, 0, size); /* a reused mapping holds old data */
+    return p;
+  }
+  if (flags & ZA_ALLOC_GROWING) maplen = with_growth_room(need);
+  else maplen = need;
+  p = za_os_map_aligned(maplen, align); /* fresh mappings are zero */
   if (!p) return NULL;
   za_lock(&lock);
-  bool ok = insert((uintptr_t)p, size, maplen, atomic_load_explicit(&za_epoch, memory_order_relaxed));
+  bool ok = insert((uintptr_t)p, size, maplen, epoch);
   za_unlock(&lock);
   if (!ok) {
     za_os_unmap(p, maplen);
@@ -123,22 +193,25 @@ za_block_state_t za_large_free(void *p, za_block_info_t *info) {
   recent[recent_next].addr = (uintptr_t)p;
   recent[recent_next].size = info->size;
   recent_next = (recent_next + 1) % RECENT;
-  /* Unmap under the lock: a concurrent mmap could otherwise get this address and insert it
-   * before we record it as recently freed. */
-  za_os_unmap(p, info->usable);
+  /* Under the lock: were it unmapped outside, a concurrent mmap could get this address and
+   * insert it before we record it as recently freed. */
+  cache_put((uintptr_t)p, info->usable);
   za_unlock(&lock);
   return ZA_BLOCK_LIVE;
 }
 
 void *za_large_realloc(void *p, size_t new_size, za_block_info_t *info) {
   if (new_size > ZA_MAX_REQUEST - ZA_PAGE_SIZE) return NULL;
-  size_t maplen = za_align_up(new_size ? new_size : 1, ZA_PAGE_SIZE);
+  size_t need = page_round(new_size);
   void *q = NULL;
   za_lock(&lock);
   /* Make room first, so that once the mapping has moved its new address can be recorded. */
   if (find((uintptr_t)p) && ((used + 1) * 2 <= cap || grow())) {
     entry_t *e = find((uintptr_t)p);
     fill_info(e, info);
+    size_t maplen = e->maplen;
+    if (need > maplen) maplen = need > with_growth_room(maplen) ? need : with_growth_room(maplen);
+    else if (need < maplen / 2) maplen = need;  /* give back what a big shrink frees */
     q = maplen == e->maplen ? p : za_os_remap(p, e->maplen, maplen);
     if (q == p) {
       mapped = mapped - e->maplen + maplen;
@@ -155,9 +228,17 @@ void *za_large_realloc(void *p, size_t new_size, za_block_info_t *info) {
   return q;
 }
 
+bool za_large_trim(void) {
+  za_lock(&lock);
+  bool any = cache_count > 0;
+  while (cache_count) cache_drop_oldest();
+  za_unlock(&lock);
+  return any;
+}
+
 size_t za_large_mapped_bytes(void) {
   za_lock(&lock);
-  size_t m = mapped;
+  size_t m = mapped + cache_bytes;
   za_unlock(&lock);
   return m;
 }

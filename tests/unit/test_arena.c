@@ -119,8 +119,44 @@ Test(arena, large_threshold_switches_to_own_mapping) {
   cr_assert_eq((uintptr_t)out % 4096, 0, "a large block starts its own mapping");
   size_t mapped = za_mallinfo2().arena;
   za_free(out);
-  cr_assert_eq(za_mallinfo2().arena, mapped - (LARGE_MIN + 4096), "a large block is unmapped on free");
+  /* Kept for reuse (bounded), so the next block of that size costs no system call... */
+  cr_assert_eq(za_mallinfo2().arena, mapped, "a freed large block is kept for reuse");
+  void *again = za_malloc(LARGE_MIN + 100);
+  cr_assert_eq(again, out, "the kept mapping was not reused");
+  za_free(again);
+  /* ...and malloc_trim gives it back. */
+  cr_assert_eq(za_malloc_trim(0), 1);
+  cr_assert_leq(za_mallinfo2().arena, mapped - (LARGE_MIN + 4096), "malloc_trim kept the mapping");
   za_free(in);
+}
+
+Test(arena, large_block_cache_is_bounded) {
+  /* Blocks over 8 MiB go back to the OS on free; the others are kept up to 32 MiB in all. */
+  za_malloc_trim(0);
+  size_t base = za_mallinfo2().arena;
+  void *huge = za_malloc(9 * MiB);
+  cr_assert_not_null(huge);
+  za_free(huge);
+  cr_assert_eq(za_mallinfo2().arena, base, "a 9 MiB block was not unmapped on free");
+  void *blocks[8];
+  for (int i = 0; i < 8; i++) blocks[i] = za_malloc(6 * MiB);
+  for (int i = 0; i < 8; i++) za_free(blocks[i]);
+  size_t kept = za_mallinfo2().arena - base;
+  cr_assert_leq(kept, 32 * MiB, "%zu bytes of freed large blocks kept", kept);
+  cr_assert_geq(kept, 24 * MiB, "the most recent frees should be kept for reuse");
+  za_malloc_trim(0);
+  cr_assert_eq(za_mallinfo2().arena, base);
+}
+
+Test(arena, calloc_of_a_reused_large_mapping_is_zero) {
+  za_malloc_trim(0);
+  unsigned char *p = za_malloc(1 * MiB);
+  memset(p, 0xab, 1 * MiB);
+  za_free(p);
+  unsigned char *q = za_calloc(1, 1 * MiB);
+  cr_assert_eq(q, p, "expected the kept mapping to be reused");
+  for (size_t i = 0; i < 1 * MiB; i++) cr_assert_eq(q[i], 0, "byte %zu not zero", i);
+  za_free(q);
 }
 
 Test(arena, small_blocks_are_packed) {
@@ -763,7 +799,9 @@ Test(arena, mallinfo2_reflects_live_bytes) {
   cr_assert_eq(m2.uordblks, 3310 + 2 * MiB);
   cr_assert_geq(m2.arena, m1.arena + 2 * MiB);
   za_free(big);
-  cr_assert_eq(za_mallinfo2().arena, m1.arena);
+  cr_assert_eq(za_mallinfo2().arena, m2.arena, "kept for reuse: still mapped");
+  za_malloc_trim(0);
+  cr_assert_leq(za_mallinfo2().arena, m1.arena);
   za_free(a);
   za_free(b);
   za_free(c);
@@ -834,4 +872,31 @@ Test(arena, exiting_threads_do_not_keep_memory) {
   za_malloc_trim(0);
   cr_assert_eq(za_mallinfo2().arena, base);
   za_free(mine);
+}
+
+Test(arena, interleaved_growing_buffers_move_logarithmically) {
+  /* Two buffers grown in turn: neither is the newest block for long, so growth cannot happen
+   * at the top. A block realloc moves gets room to grow, so each moves O(log n) times (about
+   * 25 here), not once per call (thousands), and keeps its content. */
+  size_t na = 16, nb = 16, moves = 0;
+  unsigned char *a = za_malloc(na), *b = za_malloc(nb);
+  memset(a, 1, na);
+  memset(b, 2, nb);
+  while (na < 200 * KiB) {
+    unsigned char *a2 = za_realloc(a, na + 48);
+    cr_assert_not_null(a2);
+    moves += a2 != a;
+    memset(a2 + na, 1, 48);
+    a = a2;
+    na += 48;
+    b = za_realloc(b, nb + 48);
+    memset(b + nb, 2, 48);
+    nb += 48;
+  }
+  cr_assert_leq(moves, 40, "a moved %zu times while growing to %zu bytes", moves, na);
+  for (size_t i = 0; i < na; i++) cr_assert_eq(a[i], 1, "a[%zu] lost", i);
+  for (size_t i = 0; i < nb; i++) cr_assert_eq(b[i], 2, "b[%zu] lost", i);
+  cr_assert_geq(za_malloc_usable_size(a), na);
+  za_free(a);
+  za_free(b);
 }
