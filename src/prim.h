@@ -18,6 +18,8 @@ int   za_os_open_read(const char *path);          /* fd, or -errno */
  * nothing: a process that never writes its report leaves no empty file behind. */
 int   za_os_check_writable(const char *path);
 long  za_os_read(int fd, void *buf, size_t n);
+int   za_os_dup_high(int fd);                     /* close-on-exec copy numbered high, or -1 */
+bool  za_os_fd_open(int fd);
 void  za_os_close(int fd);
 void  za_os_write_all(int fd, const char *buf, size_t n);
 int   za_os_getpid(void);

@@ -15,7 +15,8 @@
 
 static int open_log(bool *opened) {
   *opened = false;
-  if (strcmp(za_opt.log, "stderr") == 0) return 2;
+  if (strcmp(za_opt.log, "stderr") == 0)
+    return za_stderr_copy >= 0 && za_os_fd_open(za_stderr_copy) ? za_stderr_copy : 2;
   char path[ZA_PATH_MAX + 32];
   if (!za_options_log_path(za_opt.log, za_os_getpid(), path, sizeof path)) return 2;
   int fd = za_os_open_append(path);

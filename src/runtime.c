@@ -16,6 +16,7 @@
 
 atomic_int za_runtime_state;
 int za_parent_pid;
+int za_stderr_copy = -1;
 const za_backend_t *za_backend;
 static int init_tid;
 
@@ -92,6 +93,7 @@ static void start(void) {
   if (!za_options_parse(environment(), &za_opt, err, sizeof err)) fatal(err);
   check_log();
   anchor_log();
+  if (strcmp(za_opt.log, "stderr") == 0) za_stderr_copy = za_os_dup_high(2);
   if (!za_segmap_init()) fatal("zalloc: cannot reserve address space for the segment map (ulimit -v?)");
   za_backend = backends[za_opt.mode];
   za_backend->init();

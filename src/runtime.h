@@ -8,6 +8,9 @@
 
 extern atomic_int za_runtime_state;   /* 0 not started, 1 starting, 2 ready */
 extern int za_parent_pid;             /* in a forked child: the parent's pid, else 0 */
+/* With ZALLOC_LOG=stderr: a private copy of stderr taken at start-up (-1 if none), because
+ * programs close stderr before exit (coreutils' close_stderr runs from atexit). */
+extern int za_stderr_copy;
 
 void za_runtime_init(void);
 static inline void za_runtime_ensure(void) {

@@ -78,6 +78,21 @@ long za_os_read(int fd, void *buf, size_t n) {
 
 void za_os_close(int fd) { close(fd); }
 
+/* High, so a program that opens files or dup2()s onto low numbers does not meet it. */
+int za_os_dup_high(int fd) {
+  int saved = errno;
+  int copy = fcntl(fd, F_DUPFD_CLOEXEC, 500);
+  errno = saved;
+  return copy;
+}
+
+bool za_os_fd_open(int fd) {
+  int saved = errno;
+  bool open = fcntl(fd, F_GETFD) >= 0;
+  errno = saved;
+  return open;
+}
+
 void za_os_write_all(int fd, const char *buf, size_t n) {
   int saved = errno;
   while (n > 0) {

@@ -411,3 +411,15 @@ Test(report, long_command_line_is_cut_and_kept_on_one_line, .timeout = 60) {
   free(log);
   zr_end(&z);
 }
+
+/* coreutils close stderr from an atexit handler (close_stdout), before zalloc's report runs:
+ * with the default ZALLOC_LOG=stderr the report must still reach the original stderr. */
+Test(report, default_stderr_report_survives_a_program_closing_stderr, .timeout = 60) {
+  zr_run_t z;
+  static const char *const to_stderr[] = {"ZALLOC_LOG=", NULL};
+  zr_start(&z, (const char *const[]){"/usr/bin/sort", "/dev/null", NULL}, to_stderr, 30);
+  cr_assert_eq(z.r.status, 0, "sort failed: %s", z.r.err);
+  cr_assert(strstr(z.r.err, "zalloc report for /usr/bin/sort /dev/null"), "no report on stderr:\n%s", z.r.err);
+  cr_assert(strstr(z.r.err, "heap errors: none"), "%s", z.r.err);
+  zr_end(&z);
+}
