@@ -37,7 +37,9 @@ static size_t cache_count, cache_bytes;
 static size_t slot_of(uintptr_t addr) { return (size_t)((addr >> 12) * 0x9e3779b97f4a7c15ull) & (cap - 1); }
 
 static entry_t *find(uintptr_t addr) {
-  if (!table) return NULL;
+  /* Large blocks start on a page: anything else (NULL-ish values, the tombstone marker, an
+   * interior pointer) is not one, and must not match an empty or deleted slot. */
+  if (!table || addr % ZA_PAGE_SIZE != 0 || addr == 0) return NULL;
   for (size_t i = slot_of(addr);; i = (i + 1) & (cap - 1)) {
     if (table[i].addr == addr) return &table[i];
     if (table[i].addr == 0) return NULL;

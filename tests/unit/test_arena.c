@@ -900,3 +900,21 @@ Test(arena, interleaved_growing_buffers_move_logarithmically) {
   za_free(a);
   za_free(b);
 }
+
+Test(arena, small_integer_pointers_are_invalid_and_harmless) {
+  /* Values like (void *)1 must never match the large-block table's empty or deleted slots. */
+  void *big = za_malloc(LARGE_MIN * 2); /* puts a table in place, then a deleted slot */
+  za_free(big);
+  for (uintptr_t v = 1; v < 64; v++) {
+    za_free((void *)v);
+    errno = 0;
+    cr_assert_null(za_realloc((void *)v, 100));
+    cr_assert_eq(za_malloc_usable_size((void *)v), 0);
+  }
+  cr_assert_geq(total_findings(), 63 * 3);
+  void *again = za_malloc(LARGE_MIN * 2);
+  cr_assert_not_null(again);
+  cr_assert_geq((uintptr_t)again, 4096, "a bogus pointer was recycled as a mapping");
+  memset(again, 1, LARGE_MIN * 2);
+  za_free(again);
+}
