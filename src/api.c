@@ -44,7 +44,7 @@ void *za_calloc(size_t n, size_t size) {
   return alloc_block(ZA_C_CALLOC, total, ZA_MIN_ALIGN, true);
 }
 
-/* Free a block the caller knows is live; returns whether it really was. */
+/* Free `p`: count it if it was live, record a finding if it was not. */
 static void free_block(za_thread_t *t, za_op_t op, void *p) {
   za_block_info_t info;
   za_block_state_t st = za_backend->free(t, p, &info);
