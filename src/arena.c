@@ -4,8 +4,9 @@
  *
  * - Each thread bumps a pointer through its own 4 MiB chunk: malloc is a few instructions and
  *   takes no lock. A chunk that cannot fit the next block is retired and a fresh one taken.
- * - free is O(1). Freeing the newest block of the thread's current chunk gives its space back
- *   (the bump pointer moves down); any other free only marks the block freed. realloc grows
+ * - free is O(1) amortised. Freeing the newest block of the thread's current chunk gives its
+ *   space back (the bump pointer moves down), together with the blocks beneath it that were
+ *   already freed; any other free only marks the block freed. realloc grows
  *   and shrinks in place at the top of the current chunk. A block realloc has to move to
  *   grow gets half as much again as room to grow into, so a buffer that keeps growing while
  *   other blocks are allocated after it is copied O(log n) times, not once per call.
@@ -15,8 +16,8 @@
  *   (large.c) and are unmapped on free: a program that keeps reallocating one big buffer
  *   does not run out of memory.
  *
- * Each block carries a 16-byte header just before it: the requested and usable sizes, the
- * epoch, and a tag word holding the state (live / freed) mixed with a per-process secret and the header's
+ * Each block carries a 16-byte header just before it: the requested and usable sizes, a link
+ * to the block allocated before it (with the epoch), and a tag word holding the state (live / freed) mixed with a per-process secret and the header's
  * address, so a stray pointer into the middle of a block is almost never mistaken for a block.
  * The tag changes state with a compare-and-swap: of two frees of one block, one wins and the
  * other is a double free. Chunks are found from any pointer by address (segmap.h), so a
@@ -56,8 +57,22 @@ typedef struct header {
   uint32_t size;                /* requested (chunk blocks are at most ARENA_LARGE_MIN) */
   uint32_t usable;              /* room the block owns: usable_of(size), or more when reserved */
   _Atomic uint32_t tag;
-  uint32_t epoch;
+  uint32_t link;                /* epoch (high bits) and the previous block (LINK_PREV_BITS) */
 } header_t;
+
+/* The previous block of the chunk, as its header's offset in 16-byte units (0: none): 18 bits
+ * span a 4 MiB chunk; the epoch keeps the other 14 (it only needs to tell this process image
+ * from the one it was forked from). */
+#define LINK_PREV_BITS 18
+#define LINK_PREV_MASK ((1u << LINK_PREV_BITS) - 1)
+_Static_assert(CHUNK_SIZE / ZA_MIN_ALIGN <= ((size_t)1 << LINK_PREV_BITS), "link must span a chunk");
+
+/* The epoch to report for a block: the current one if the stored bits match it, else any
+ * other value (callers only ask "allocated in this process image?"). */
+static inline uint32_t epoch_of(const header_t *hd) {
+  uint32_t now = atomic_load_explicit(&za_epoch, memory_order_relaxed);
+  return (hd->link >> LINK_PREV_BITS) == (now << LINK_PREV_BITS >> LINK_PREV_BITS) ? now : now + 1;
+}
 
 typedef struct heap {
   chunk_t *chunk;               /* current chunk, NULL before the first allocation */
@@ -65,6 +80,7 @@ typedef struct heap {
   uintptr_t end;
   uintptr_t clean;              /* memory at and above this was never handed out: zero */
   int64_t nalloc;               /* blocks allocated minus blocks freed locally, this chunk */
+  uint32_t newest;              /* the newest block's header, in 16-byte units (0: none) */
 } heap_t;
 
 _Static_assert(sizeof(heap_t) <= ZA_BACKEND_STATE_SIZE, "arena heap must fit in za_thread_t");
@@ -177,7 +193,9 @@ static void *arena_alloc(za_thread_t *t, size_t size, size_t align, unsigned fla
   header_t *hd = (header_t *)(user - sizeof(header_t));
   hd->size = (uint32_t)size;
   hd->usable = (uint32_t)usable;
-  hd->epoch = atomic_load_explicit(&za_epoch, memory_order_relaxed);
+  uint32_t epoch = atomic_load_explicit(&za_epoch, memory_order_relaxed);
+  hd->link = epoch << LINK_PREV_BITS | h->newest;
+  h->newest = (uint32_t)((user - sizeof(header_t) - (uintptr_t)h->chunk) / ZA_MIN_ALIGN);
   atomic_store_explicit(&hd->tag, TAG_LIVE ^ tag_key(hd), memory_order_relaxed);
   h->top = user + usable;
   h->nalloc++;
@@ -200,7 +218,7 @@ static za_block_state_t classify(const void *p, header_t **hdp, za_block_info_t 
   *hdp = hd;
   info->size = hd->size;
   info->usable = hd->usable;
-  info->epoch = hd->epoch;
+  info->epoch = epoch_of(hd);
   return state == TAG_LIVE ? ZA_BLOCK_LIVE : ZA_BLOCK_FREED;
 }
 
@@ -208,6 +226,22 @@ static za_block_state_t arena_lookup(const void *p, za_block_info_t *info) {
   if (!za_segmap_owns(p)) return za_large_lookup(p, info);
   header_t *hd;
   return classify(p, &hd, info);
+}
+
+/* The newest block `hd` was freed: move the top down over it, and over the blocks beneath it
+ * that were already freed, so their space is used again. A block another thread frees at the
+ * same moment is either seen freed (its tag changed) or stops the walk. */
+static void give_back_top(heap_t *h, header_t *hd) {
+  uintptr_t base = (uintptr_t)h->chunk;
+  for (;;) {
+    h->top = (uintptr_t)hd;
+    uint32_t prev = hd->link & LINK_PREV_MASK;
+    h->newest = prev;
+    if (!prev) return;
+    hd = (header_t *)(base + (uintptr_t)prev * ZA_MIN_ALIGN);
+    uint32_t state = atomic_load_explicit(&hd->tag, memory_order_acquire) ^ tag_key(hd);
+    if (state != TAG_FREED) return;
+  }
 }
 
 static za_block_state_t arena_free(za_thread_t *t, void *p, za_block_info_t *info) {
@@ -223,7 +257,7 @@ static za_block_state_t arena_free(za_thread_t *t, void *p, za_block_info_t *inf
   chunk_t *c = (chunk_t *)za_segment_of(p);
   if (c == h->chunk) {
     h->nalloc--;
-    if ((uintptr_t)p + info->usable == h->top) h->top = (uintptr_t)hd; /* newest block */
+    if ((uintptr_t)p + info->usable == h->top) give_back_top(h, hd);
   } else if (atomic_fetch_sub_explicit(&c->refs, 1, memory_order_acq_rel) == 1) {
     chunk_release(c);
   }

@@ -322,11 +322,31 @@ Test(arena, freeing_an_older_block_does_not_reuse_it) {
   cr_assert_neq(r, p, "an older freed block was handed out again");
   cr_assert_neq(r, q);
   cr_assert_gt((uintptr_t)r, (uintptr_t)q);
-  /* Freeing it later as the newest does not bring p's space back either. */
+  /* Once the blocks above it are freed too, the top rolls back over all of them: p's space
+   * comes back as well. */
   za_free(r);
   za_free(q);
   void *s = za_malloc(100);
-  cr_assert_eq(s, q);
+  cr_assert_eq(s, p, "the top did not roll back over the already-freed block beneath");
+  za_free(s);
+}
+
+Test(arena, rolling_back_the_top_stops_at_a_live_block) {
+  char *live = za_malloc(64);
+  char *a = za_malloc(64), *b = za_malloc(64), *c = za_malloc(64);
+  memset(live, 7, 64);
+  za_free(a);   /* older: only marked */
+  za_free(c);   /* newest: the top goes back over c, but b is live */
+  void *c2 = za_malloc(64);
+  cr_assert_eq(c2, c, "c's space should be reused");
+  za_free(c2);
+  za_free(b);   /* newest again: back over b and the already-freed a, stopping at `live` */
+  void *a2 = za_malloc(64);
+  cr_assert_eq(a2, a, "a's space should be reused");
+  for (int i = 0; i < 64; i++) cr_assert_eq(live[i], 7, "the live block was overwritten");
+  cr_assert_eq(total_findings(), 0);
+  za_free(a2);
+  za_free(live);
 }
 
 Test(arena, calloc_zeroes_reused_space) {
