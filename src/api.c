@@ -20,28 +20,38 @@ static inline bool this_epoch(const za_block_info_t *info) {
   return info->epoch == atomic_load_explicit(&za_epoch, memory_order_relaxed);
 }
 
-static void *alloc_block(za_counter_t call, size_t size, size_t align, bool zero) {
+/* Refuse an impossible request as glibc does (NULL and `err` in errno), and record it. */
+static ZA_COLD void *refuse(za_op_t op, za_request_problem_t why, size_t a, size_t b,
+                            const void *p, int err) {
+  za_runtime_ensure();
+  za_finding_request(op, why, a, b, p);
+  errno = err;
+  return NULL;
+}
+
+/* `op`, `a` and `b` only name the request if it must be refused (see refuse). */
+static void *alloc_block(za_counter_t call, size_t size, size_t align, bool zero, za_op_t op,
+                         size_t a, size_t b) {
+  if (za_unlikely(size > ZA_MAX_REQUEST)) return refuse(op, ZA_REQ_TOO_LARGE, a, b, NULL, ENOMEM);
   za_runtime_ensure();
   za_thread_t *t = za_thread_enter();
   za_stats_call(t, call);
-  void *p = za_likely(size <= ZA_MAX_REQUEST)
-                ? za_backend->alloc(t, size, align, zero ? ZA_ALLOC_ZERO : 0)
-                : NULL;
+  void *p = za_backend->alloc(t, size, align, zero ? ZA_ALLOC_ZERO : 0);
   if (za_likely(p != NULL)) za_stats_alloc(t, size);
   za_thread_leave(t);
   if (za_unlikely(p == NULL)) errno = ENOMEM;
   return p;
 }
 
-void *za_malloc(size_t size) { return alloc_block(ZA_C_MALLOC, size, ZA_MIN_ALIGN, false); }
+void *za_malloc(size_t size) {
+  return alloc_block(ZA_C_MALLOC, size, ZA_MIN_ALIGN, false, ZA_OP_MALLOC, size, 0);
+}
 
 void *za_calloc(size_t n, size_t size) {
   size_t total;
-  if (__builtin_mul_overflow(n, size, &total)) {
-    errno = ENOMEM;
-    return NULL;
-  }
-  return alloc_block(ZA_C_CALLOC, total, ZA_MIN_ALIGN, true);
+  if (__builtin_mul_overflow(n, size, &total))
+    return refuse(ZA_OP_CALLOC, ZA_REQ_OVERFLOW, n, size, NULL, ENOMEM);
+  return alloc_block(ZA_C_CALLOC, total, ZA_MIN_ALIGN, true, ZA_OP_CALLOC, n, size);
 }
 
 /* Free `p`: count it if it was live, record a finding if it was not. */
@@ -65,7 +75,9 @@ void za_free(void *p) {
 }
 
 void *za_realloc(void *p, size_t size) {
-  if (!p) return alloc_block(ZA_C_REALLOC, size, ZA_MIN_ALIGN, false);
+  if (!p) return alloc_block(ZA_C_REALLOC, size, ZA_MIN_ALIGN, false, ZA_OP_REALLOC, size, 0);
+  if (za_unlikely(size > ZA_MAX_REQUEST)) /* p is left as it was */
+    return refuse(ZA_OP_REALLOC, ZA_REQ_TOO_LARGE, size, 0, p, ENOMEM);
   za_runtime_ensure();
   za_thread_t *t = za_thread_enter();
   za_stats_call(t, ZA_C_REALLOC);
@@ -78,7 +90,7 @@ void *za_realloc(void *p, size_t size) {
     free_block(t, ZA_OP_REALLOC, p);                 /* glibc: free, return NULL */
     za_thread_leave(t);
     return NULL;
-  } else if (size <= ZA_MAX_REQUEST) {
+  } else {
     bool counted = this_epoch(&info);
     q = za_backend->resize(t, p, size, &info);
     if (q) {
@@ -98,23 +110,29 @@ void *za_realloc(void *p, size_t size) {
 
 void *za_reallocarray(void *p, size_t n, size_t size) {
   size_t total;
-  if (__builtin_mul_overflow(n, size, &total)) {
-    errno = ENOMEM;
-    return NULL;
-  }
+  if (__builtin_mul_overflow(n, size, &total))
+    return refuse(ZA_OP_REALLOCARRAY, ZA_REQ_OVERFLOW, n, size, p, ENOMEM);
+  if (total > ZA_MAX_REQUEST) return refuse(ZA_OP_REALLOCARRAY, ZA_REQ_TOO_LARGE, n, size, p, ENOMEM);
   return za_realloc(p, total);
 }
 
 /* ---- aligned allocation ------------------------------------------------------------------ */
 
-static void *aligned_block(size_t align, size_t size) {
-  return alloc_block(ZA_C_ALIGNED, size, align < ZA_MIN_ALIGN ? ZA_MIN_ALIGN : align, false);
+/* `op`, `a` and `b` name the request as the program made it (see alloc_block). */
+static void *aligned_block(size_t align, size_t size, za_op_t op, size_t a, size_t b) {
+  return alloc_block(ZA_C_ALIGNED, size, align < ZA_MIN_ALIGN ? ZA_MIN_ALIGN : align, false, op,
+                     a, b);
 }
 
 int za_posix_memalign(void **out, size_t align, size_t size) {
-  if (!za_is_pow2(align) || align % sizeof(void *) != 0) return EINVAL;
+  if (!za_is_pow2(align) || align % sizeof(void *) != 0) {
+    int saved = errno;
+    refuse(ZA_OP_POSIX_MEMALIGN, ZA_REQ_BAD_ALIGNMENT, align, size, NULL, 0);
+    errno = saved;
+    return EINVAL;
+  }
   int saved = errno;
-  void *p = aligned_block(align, size);
+  void *p = aligned_block(align, size, ZA_OP_POSIX_MEMALIGN, align, size);
   errno = saved; /* posix_memalign reports through its result, not errno */
   if (!p) return ENOMEM;
   *out = p;
@@ -123,31 +141,26 @@ int za_posix_memalign(void **out, size_t align, size_t size) {
 
 /* C17 (and glibc from 2.38): the alignment must be a power of two. */
 void *za_aligned_alloc(size_t align, size_t size) {
-  if (!za_is_pow2(align)) {
-    errno = EINVAL;
-    return NULL;
-  }
-  return aligned_block(align, size);
+  if (!za_is_pow2(align))
+    return refuse(ZA_OP_ALIGNED_ALLOC, ZA_REQ_BAD_ALIGNMENT, align, size, NULL, EINVAL);
+  return aligned_block(align, size, ZA_OP_ALIGNED_ALLOC, align, size);
 }
 
 /* glibc: an alignment that is not a power of two is rounded up to one. */
 void *za_memalign(size_t align, size_t size) {
-  if (align > SIZE_MAX / 2 + 1) {
-    errno = EINVAL;
-    return NULL;
-  }
-  while (!za_is_pow2(align)) align = align ? (align | (align - 1)) + 1 : 1;
-  return aligned_block(align, size);
+  if (align > SIZE_MAX / 2 + 1)
+    return refuse(ZA_OP_MEMALIGN, ZA_REQ_BAD_ALIGNMENT, align, size, NULL, EINVAL);
+  size_t rounded = align;
+  while (!za_is_pow2(rounded)) rounded = rounded ? (rounded | (rounded - 1)) + 1 : 1;
+  return aligned_block(rounded, size, ZA_OP_MEMALIGN, align, size);
 }
 
-void *za_valloc(size_t size) { return aligned_block(ZA_PAGE_SIZE, size); }
+void *za_valloc(size_t size) { return aligned_block(ZA_PAGE_SIZE, size, ZA_OP_VALLOC, size, 0); }
 
 void *za_pvalloc(size_t size) {
-  if (size > ZA_MAX_REQUEST) {
-    errno = ENOMEM;
-    return NULL;
-  }
-  return aligned_block(ZA_PAGE_SIZE, za_align_up(size ? size : 1, ZA_PAGE_SIZE));
+  if (size > ZA_MAX_REQUEST) return refuse(ZA_OP_PVALLOC, ZA_REQ_TOO_LARGE, size, 0, NULL, ENOMEM);
+  return aligned_block(ZA_PAGE_SIZE, za_align_up(size ? size : 1, ZA_PAGE_SIZE), ZA_OP_PVALLOC,
+                       size, 0);
 }
 
 size_t za_malloc_usable_size(void *p) {

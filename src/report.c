@@ -113,14 +113,15 @@ void za_report_exit(void) {
     za_out_printf(o, "%s  note:        RTLD_DEEPBIND dropped from %N dlopen call%s (first: %s), "
                      "so those libraries share zalloc's heap\n",
                   pre, deepbinds, deepbinds == 1 ? "" : "s", deepbind_first);
-  uint64_t errors = fs.double_free + fs.invalid_free + fs.bad_realloc + fs.bad_usable_size;
+  uint64_t errors =
+      fs.double_free + fs.invalid_free + fs.bad_realloc + fs.bad_usable_size + fs.bad_request;
   if (!errors) {
     za_out_printf(o, "%s  heap errors: none\n", pre);
   } else {
     za_out_printf(o, "%s  heap errors: %N (%N double free, %N invalid free, %N invalid realloc, "
-                      "%N invalid malloc_usable_size)\n",
+                      "%N invalid malloc_usable_size, %N impossible requests)\n",
                   pre, (size_t)errors, (size_t)fs.double_free, (size_t)fs.invalid_free,
-                  (size_t)fs.bad_realloc, (size_t)fs.bad_usable_size);
+                  (size_t)fs.bad_realloc, (size_t)fs.bad_usable_size, (size_t)fs.bad_request);
     for (size_t i = 0; i < fs.listed; i++) za_finding_write(o, pre, &list[i]);
     if (fs.not_listed)
       za_out_printf(o, "%s%N more errors on further addresses, not listed\n", pre, (size_t)fs.not_listed);

@@ -12,6 +12,7 @@
 #include <sched.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -272,6 +273,32 @@ static int many_errors(void) {
   return 0;
 }
 
+/* Requests no allocator can satisfy, as a garbage or negative size produces them: each is
+ * refused as glibc refuses it and the program carries on. */
+static int impossible(void) {
+  volatile size_t minus_one = (size_t)-1, half = SIZE_MAX / 2;
+  errno = 0;
+  void *a = malloc(minus_one);
+  int e1 = errno;
+  void *b = calloc(half, 3);
+  int e2 = errno;
+  void *keep = malloc(10);
+  void *c = realloc(keep, minus_one); /* keep stays valid */
+  int e3 = errno;
+  void *d = NULL;
+  int r = posix_memalign(&d, 24, 100);
+  errno = 0;
+  void *f = aligned_alloc(48, 64);
+  int e4 = errno;
+  say("null=%d %d %d %d %d\n", a == NULL, b == NULL, c == NULL, d == NULL, f == NULL);
+  say("errno=%s %s %s %s posix_memalign=%s\n", errno_name(e1), errno_name(e2), errno_name(e3),
+      e4 == EINVAL ? "EINVAL" : "other", r == EINVAL ? "EINVAL" : "other");
+  say("keep=%p\ntid=%d\n", keep, gettid());
+  free(keep);
+  say("done\n");
+  return 0;
+}
+
 int main(int argc, char **argv) {
   const char *s = argc > 1 ? argv[1] : "";
   if (!strcmp(s, "leaks")) return leaks();
@@ -288,6 +315,7 @@ int main(int argc, char **argv) {
   if (!strcmp(s, "atexit")) return frees_at_exit();
   if (!strcmp(s, "many-errors")) return many_errors();
   if (!strcmp(s, "orphan")) return orphaned_child();
+  if (!strcmp(s, "impossible")) return impossible();
   say("unknown scenario '%s'\n", s);
   return 64;
 }
