@@ -118,10 +118,22 @@ void za_report_exit(void) {
   if (!errors) {
     za_out_printf(o, "%s  heap errors: none\n", pre);
   } else {
-    za_out_printf(o, "%s  heap errors: %N (%N double free, %N invalid free, %N invalid realloc, "
-                      "%N invalid malloc_usable_size, %N impossible requests)\n",
-                  pre, (size_t)errors, (size_t)fs.double_free, (size_t)fs.invalid_free,
-                  (size_t)fs.bad_realloc, (size_t)fs.bad_usable_size, (size_t)fs.bad_request);
+    /* Only the kinds that occurred: "heap errors: 3 (1 double free, 2 invalid free)". */
+    const struct { uint64_t n; const char *what; } kinds[] = {
+      {fs.double_free, "double free"},
+      {fs.invalid_free, "invalid free"},
+      {fs.bad_realloc, "invalid realloc"},
+      {fs.bad_usable_size, "invalid malloc_usable_size"},
+      {fs.bad_request, fs.bad_request == 1 ? "impossible request" : "impossible requests"},
+    };
+    za_out_printf(o, "%s  heap errors: %N (", pre, (size_t)errors);
+    const char *sep = "";
+    for (size_t k = 0; k < sizeof kinds / sizeof kinds[0]; k++)
+      if (kinds[k].n) {
+        za_out_printf(o, "%s%N %s", sep, (size_t)kinds[k].n, kinds[k].what);
+        sep = ", ";
+      }
+    za_out_str(o, ")\n");
     for (size_t i = 0; i < fs.listed; i++) za_finding_write(o, pre, &list[i]);
     if (fs.not_listed)
       za_out_printf(o, "%s%N more errors on further addresses, not listed\n", pre, (size_t)fs.not_listed);

@@ -170,8 +170,7 @@ Test(config, every_boolean_spelling, .timeout = 60) {
     } else {
       cr_assert_eq(z.r.status, 0, "%s: status %d\n%s", assignment, z.r.status, z.r.err);
       cr_assert(zr_has_line(z.r.out, "done"), "%s: %s", assignment, z.r.out);
-      zr_assert_line(log, "==%ld==   heap errors: 1 (1 double free, 0 invalid free, 0 invalid realloc, "
-                          "0 invalid malloc_usable_size, 0 impossible requests)", pid);
+      zr_assert_line(log, "==%ld==   heap errors: 1 (1 double free)", pid);
       cr_assert_null(strstr(log, "aborting"), "%s:\n%s", assignment, log);
     }
     cr_assert_eq(z.r.err_len, 0, "%s: stderr: %s", assignment, z.r.err);

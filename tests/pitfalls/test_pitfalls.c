@@ -135,8 +135,7 @@ Test(pitfalls, free_of_memory_from_another_allocator, .timeout = 60) {
   long pid;
   char *log = zr_only_log(&z, &pid);
   long tid = zr_value_long(z.r.out, "tid");
-  zr_assert_line(log, "==%ld==   heap errors: 3 (0 double free, 3 invalid free, 0 invalid realloc, "
-                      "0 invalid malloc_usable_size, 0 impossible requests)", pid);
+  zr_assert_line(log, "==%ld==   heap errors: 3 (3 invalid free)", pid);
   static const char *const keys[] = {"mapped", "static", "pooled"};
   for (size_t i = 0; i < 3; i++) {
     char *p = zr_value(z.r.out, keys[i]);

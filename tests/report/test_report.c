@@ -83,8 +83,7 @@ Test(report, double_free_small_and_large, .timeout = 60) {
   char *log = zr_only_log(&z, &pid);
   char *small = zr_value(z.r.out, "small"), *large = zr_value(z.r.out, "large");
   long tid = zr_value_long(z.r.out, "tid");
-  zr_assert_line(log, "==%ld==   heap errors: 2 (2 double free, 0 invalid free, 0 invalid realloc, "
-                      "0 invalid malloc_usable_size, 0 impossible requests)", pid);
+  zr_assert_line(log, "==%ld==   heap errors: 2 (2 double free)", pid);
   zr_assert_line(log, "==%ld== double free: free(%s): the block was already freed (100 bytes), thread %ld",
                  pid, small, tid);
   zr_assert_line(log, "==%ld== double free: free(%s): the block was already freed (307,200 bytes), "
@@ -106,8 +105,7 @@ Test(report, invalid_frees_of_every_kind, .timeout = 60) {
   long pid;
   char *log = zr_only_log(&z, &pid);
   long tid = zr_value_long(z.r.out, "tid");
-  zr_assert_line(log, "==%ld==   heap errors: 5 (0 double free, 5 invalid free, 0 invalid realloc, "
-                      "0 invalid malloc_usable_size, 0 impossible requests)", pid);
+  zr_assert_line(log, "==%ld==   heap errors: 5 (5 invalid free)", pid);
   static const char *const foreign[] = {"stack", "static", "mapped"};
   for (size_t i = 0; i < 3; i++) {
     char *p = zr_value(z.r.out, foreign[i]);
@@ -141,8 +139,7 @@ Test(report, realloc_of_freed_and_foreign_pointers, .timeout = 60) {
   long tid = zr_value_long(z.r.out, "tid");
   char *freed = zr_value(z.r.out, "freed"), *big = zr_value(z.r.out, "big"),
        *stat = zr_value(z.r.out, "static");
-  zr_assert_line(log, "==%ld==   heap errors: 3 (0 double free, 0 invalid free, 3 invalid realloc, "
-                      "0 invalid malloc_usable_size, 0 impossible requests)", pid);
+  zr_assert_line(log, "==%ld==   heap errors: 3 (3 invalid realloc)", pid);
   zr_assert_line(log, "==%ld== invalid pointer: realloc(%s): the block was freed (40 bytes), thread %ld",
                  pid, freed, tid);
   zr_assert_line(log, "==%ld== invalid pointer: realloc(%s): the block was freed (300,000 bytes), "
@@ -168,8 +165,7 @@ Test(report, malloc_usable_size_of_bad_pointers, .timeout = 60) {
   char *log = zr_only_log(&z, &pid);
   long tid = zr_value_long(z.r.out, "tid");
   char *freed = zr_value(z.r.out, "freed"), *stat = zr_value(z.r.out, "static");
-  zr_assert_line(log, "==%ld==   heap errors: 2 (0 double free, 0 invalid free, 0 invalid realloc, "
-                      "2 invalid malloc_usable_size, 0 impossible requests)", pid);
+  zr_assert_line(log, "==%ld==   heap errors: 2 (2 invalid malloc_usable_size)", pid);
   zr_assert_line(log, "==%ld== invalid pointer: malloc_usable_size(%s): " FOREIGN ", thread %ld", pid,
                  stat, tid);
   zr_assert_line(log, "==%ld== invalid pointer: malloc_usable_size(%s): the block was freed (72 bytes), "
@@ -190,8 +186,7 @@ Test(report, double_free_from_a_second_thread_names_that_thread, .timeout = 60) 
   cr_assert_neq(thread_tid, main_tid);
   cr_assert_eq(main_tid, pid);
   char *p = zr_value(z.r.out, "p");
-  zr_assert_line(log, "==%ld==   heap errors: 1 (1 double free, 0 invalid free, 0 invalid realloc, "
-                      "0 invalid malloc_usable_size, 0 impossible requests)", pid);
+  zr_assert_line(log, "==%ld==   heap errors: 1 (1 double free)", pid);
   zr_assert_line(log, "==%ld== double free: free(%s): the block was already freed (48 bytes), thread %ld",
                  pid, p, thread_tid);
   free(p);
@@ -207,8 +202,7 @@ Test(report, same_double_free_five_times_is_one_entry, .timeout = 60) {
   char *log = zr_only_log(&z, &pid);
   long tid = zr_value_long(z.r.out, "tid");
   char *p = zr_value(z.r.out, "p");
-  zr_assert_line(log, "==%ld==   heap errors: 5 (5 double free, 0 invalid free, 0 invalid realloc, "
-                      "0 invalid malloc_usable_size, 0 impossible requests)", pid);
+  zr_assert_line(log, "==%ld==   heap errors: 5 (5 double free)", pid);
   zr_assert_line(log, "==%ld== double free: free(%s): the block was already freed (24 bytes), "
                       "thread %ld, 5 times", pid, p, tid);
   char *call = zr_fmt("free(%s)", p);
@@ -252,8 +246,7 @@ Test(report, without_abort_the_same_program_carries_on, .timeout = 60) {
   cr_assert(zr_has_line(z.r.out, "after"), "%s", z.r.out);
   long pid;
   char *log = zr_only_log(&z, &pid);
-  zr_assert_line(log, "==%ld==   heap errors: 2 (1 double free, 1 invalid free, 0 invalid realloc, "
-                      "0 invalid malloc_usable_size, 0 impossible requests)", pid);
+  zr_assert_line(log, "==%ld==   heap errors: 2 (1 double free, 1 invalid free)", pid);
   cr_assert_null(strstr(log, "aborting"), "%s", log);
   free(log);
   zr_end(&z);
@@ -377,8 +370,7 @@ Test(report, more_errors_than_the_list_holds, .timeout = 60) {
   char *log = zr_only_log(&z, &pid);
   long tid = zr_value_long(z.r.out, "tid");
   char *first = zr_value(z.r.out, "first");
-  zr_assert_line(log, "==%ld==   heap errors: 301 (0 double free, 301 invalid free, 0 invalid realloc, "
-                      "0 invalid malloc_usable_size, 0 impossible requests)", pid);
+  zr_assert_line(log, "==%ld==   heap errors: 301 (301 invalid free)", pid);
   cr_assert_eq(zr_count_lines_with(log, "invalid free: free("), 256, "%s", log);
   zr_assert_line(log, "==%ld== invalid free: free(%s): " FOREIGN ", thread %ld, 2 times", pid, first, tid);
   zr_assert_line(log, "==%ld== 44 more errors on further addresses, not listed", pid);
@@ -436,8 +428,7 @@ Test(report, impossible_requests_are_listed, .timeout = 60) {
   char *log = zr_only_log(&z, &pid);
   char *keep = zr_value(z.r.out, "keep");
   long tid = zr_value_long(z.r.out, "tid");
-  zr_assert_line(log, "==%ld==   heap errors: 5 (0 double free, 0 invalid free, 0 invalid realloc, "
-                      "0 invalid malloc_usable_size, 5 impossible requests)", pid);
+  zr_assert_line(log, "==%ld==   heap errors: 5 (5 impossible requests)", pid);
   const char *big = "larger than PTRDIFF_MAX, which no object can be (a negative size?)";
   zr_assert_line(log, "==%ld== impossible request: malloc(18446744073709551615): %s; returned NULL, "
                       "errno ENOMEM, thread %ld", pid, big, tid);
