@@ -40,19 +40,8 @@ static inline size_t opaque(size_t n) {
 #define VALLOC(n)           launder(valloc(opaque(n)))
 #define PVALLOC(n)          launder(pvalloc(opaque(n)))
 
-static inline uint8_t pat(size_t i, uint32_t seed) {
-  return (uint8_t)(seed * 2654435761u + i * 7u + (i >> 8) * 31u + 1u);
-}
-static void fill(void *p, size_t n, uint32_t seed) {
-  uint8_t *b = p;
-  for (size_t i = 0; i < n; i++) b[i] = pat(i, seed);
-}
-static size_t first_bad(const void *p, size_t n, uint32_t seed) {
-  const uint8_t *b = p;
-  for (size_t i = 0; i < n; i++)
-    if (b[i] != pat(i, seed)) return i;
-  return n;
-}
+#include "../support/pattern.h"
+
 #define assert_pattern(p, n, seed, ...) cr_assert_eq(first_bad((p), (n), (seed)), (size_t)(n), __VA_ARGS__)
 
 static bool all_zero(const void *p, size_t n) {

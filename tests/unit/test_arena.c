@@ -20,20 +20,8 @@
 #define CHUNK (4 * MiB)          /* the arena's chunk (one segment) */
 #define LARGE_MIN (256 * KiB)    /* above this, a block gets its own mapping */
 
-static inline uint8_t pat(size_t i, unsigned seed) {
-  return (uint8_t)(seed * 131u + i * 7u + (i >> 8) * 13u + 1u);
-}
-static void fill(void *p, size_t n, unsigned seed) {
-  uint8_t *b = p;
-  for (size_t i = 0; i < n; i++) b[i] = pat(i, seed);
-}
-/* Index of the first byte that differs from the pattern, or n. */
-static size_t first_bad(const void *p, size_t n, unsigned seed) {
-  const uint8_t *b = p;
-  for (size_t i = 0; i < n; i++)
-    if (b[i] != pat(i, seed)) return i;
-  return n;
-}
+#include "../support/pattern.h"
+
 #define assert_pattern(p, n, seed, ...)                                                       \
   do {                                                                                        \
     size_t bad_ = first_bad((p), (n), (seed));                                                \
