@@ -6,22 +6,25 @@
  *   takes no lock. A chunk that cannot fit the next block is retired and a fresh one taken.
  * - free is O(1) amortised. Freeing the newest block of the thread's current chunk gives its
  *   space back (the bump pointer moves down), together with the blocks beneath it that were
- *   already freed; any other free only marks the block freed. realloc grows
- *   and shrinks in place at the top of the current chunk. A block realloc has to move to
- *   grow gets half as much again as room to grow into, so a buffer that keeps growing while
- *   other blocks are allocated after it is copied O(log n) times, not once per call.
- * - A retired chunk whose blocks have all been freed goes back to the OS (a few are kept,
- *   decommitted, for reuse), so a program with phases does not grow without bound.
+ *   already freed (each header links to the block allocated before it); any other free only
+ *   marks the block freed. realloc grows and shrinks in place at the top of the current chunk.
+ *   A block realloc has to move to grow gets half as much again as room to grow into, so a
+ *   buffer that keeps growing while other blocks are allocated after it is copied O(log n)
+ *   times, not once per call.
+ * - A retired chunk whose blocks have all been freed is kept for the next thread that needs a
+ *   chunk (two with their pages, six more decommitted) or goes back to the OS, so a program
+ *   with phases does not grow without bound.
  * - Requests above ARENA_LARGE_MIN, or aligned beyond ARENA_MAX_ALIGN, get their own mapping
- *   (large.c) and are unmapped on free: a program that keeps reallocating one big buffer
- *   does not run out of memory.
+ *   (large.c): grown with mremap, kept for reuse within a bound when freed, otherwise
+ *   unmapped, so a program that keeps reallocating one big buffer does not run out of memory.
  *
  * Each block carries a 16-byte header just before it: the requested and usable sizes, a link
- * to the block allocated before it (with the epoch), and a tag word holding the state (live / freed) mixed with a per-process secret and the header's
- * address, so a stray pointer into the middle of a block is almost never mistaken for a block.
- * The tag changes state with a compare-and-swap: of two frees of one block, one wins and the
- * other is a double free. Chunks are found from any pointer by address (segmap.h), so a
- * pointer zalloc never handed out is recognised without being dereferenced.
+ * to the block allocated before it (with the epoch), and a tag word holding the state (live /
+ * freed) mixed with a per-process secret and the header's address, so a stray pointer into
+ * the middle of a block is almost never mistaken for a block. The tag changes state with a
+ * compare-and-swap: of two frees of one block, one wins and the other is a double free.
+ * Chunks are found from any pointer by address (segmap.h), so a pointer zalloc never handed
+ * out is recognised without being dereferenced.
  *
  * Chunk liveness uses a biased counter: `refs` starts at REFS_BIAS and frees from other threads
  * decrement it, while the owner counts its own allocations and frees in `nalloc` without
