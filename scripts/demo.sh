@@ -6,8 +6,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh demo
-scripts/build.sh -DZALLOC_BUILD_TESTS=OFF >/dev/null
-zalloc=build/zalloc
+scripts/build.sh build-demo -DZALLOC_BUILD_TESTS=OFF >/dev/null
+zalloc=build-demo/zalloc
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 secs() { /usr/bin/time -f %e -o "$work/t" "$@"; cat "$work/t"; }

@@ -3,5 +3,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh test
-scripts/build.sh -DZALLOC_BUILD_TESTS=ON
+scripts/build.sh build -DZALLOC_BUILD_TESTS=ON
 ctest --test-dir build --output-on-failure -j"$(nproc)"

@@ -926,3 +926,78 @@ Test(arena, small_integer_pointers_are_invalid_and_harmless) {
   memset(again, 1, LARGE_MIN * 2);
   za_free(again);
 }
+
+static uint64_t xorshift(uint64_t *s) {
+  *s ^= *s << 13;
+  *s ^= *s >> 7;
+  *s ^= *s << 17;
+  return *s;
+}
+
+/* A random mix of every call, biased towards freeing recent blocks (so the top rolls back over
+ * freed blocks often), with realloc growth (room to grow), aligned blocks and large blocks
+ * (mapping reuse). Every live block holds a pattern that is checked before it is freed or
+ * resized: if the top ever rolled back under a live block, or two blocks overlapped, a later
+ * block would overwrite it and the check fails. calloc'd blocks are checked for zeros first. */
+Test(arena, random_model_keeps_every_live_block_intact, .timeout = 120) {
+  enum { SLOTS = 1500, STEPS = 300000 };
+  static struct { unsigned char *p; size_t n; uint32_t seed; } live[SLOTS];
+  uint64_t rng = 0x9e3779b97f4a7c15ull;
+#define NEXT() xorshift(&rng)
+  size_t count = 0;
+  for (uint32_t step = 1; step <= STEPS; step++) {
+    uint64_t r = NEXT();
+    unsigned op = (unsigned)(r % 100);
+    if (count > 0 && (op < 35 || count == SLOTS)) {
+      /* free: mostly one of the newest few, sometimes any */
+      size_t i = op < 25 ? count - 1 - (size_t)(NEXT() % (count < 4 ? count : 4)) : (size_t)(NEXT() % count);
+      cr_assert_eq(first_bad(live[i].p, live[i].n, live[i].seed), live[i].n, "step %u: block lost", step);
+      za_free(live[i].p);
+      live[i] = live[--count];
+    } else if (count > 0 && op < 50) {
+      /* realloc, mostly growing */
+      size_t i = (size_t)(NEXT() % count);
+      size_t n = live[i].n + (size_t)(NEXT() % 3000) - (op < 45 ? 0 : live[i].n / 2);
+      if (NEXT() % 50 == 0) n += LARGE_MIN;
+      cr_assert_eq(first_bad(live[i].p, live[i].n, live[i].seed), live[i].n, "step %u: block lost", step);
+      unsigned char *q = za_realloc(live[i].p, n);
+      cr_assert_not_null(q);
+      size_t kept = n < live[i].n ? n : live[i].n;
+      cr_assert_eq(first_bad(q, kept, live[i].seed), kept, "step %u: realloc lost content", step);
+      cr_assert_geq(za_malloc_usable_size(q), n);
+      live[i].p = q;
+      live[i].n = n;
+      fill(q, n, live[i].seed);
+    } else {
+      size_t n = (size_t)(NEXT() % (NEXT() % 20 == 0 ? 3 * LARGE_MIN : 700));
+      size_t align = (size_t)1 << (4 + NEXT() % 14); /* 16 .. 128 KiB */
+      unsigned char *p;
+      if (op < 60) {
+        p = za_calloc(1, n);
+        cr_assert_not_null(p);
+        for (size_t k = 0; k < n; k++) cr_assert_eq(p[k], 0, "step %u: calloc byte %zu", step, k);
+      } else if (op < 68) {
+        p = za_memalign(align, n);
+        cr_assert_not_null(p);
+        cr_assert_eq((uintptr_t)p % align, 0, "step %u: alignment %zu", step, align);
+      } else {
+        p = za_malloc(n);
+        cr_assert_not_null(p);
+      }
+      cr_assert_eq((uintptr_t)p % 16, 0);
+      cr_assert_geq(za_malloc_usable_size(p), n);
+      live[count].p = p;
+      live[count].n = n;
+      live[count].seed = step;
+      fill(p, n, step);
+      count++;
+    }
+  }
+#undef NEXT
+  for (size_t i = 0; i < count; i++) {
+    cr_assert_eq(first_bad(live[i].p, live[i].n, live[i].seed), live[i].n, "final check: block lost");
+    za_free(live[i].p);
+  }
+  cr_assert_eq(total_findings(), 0, "a correct program produced heap-error findings");
+  cr_assert_eq(za_mallinfo2().ordblks, 0);
+}
