@@ -76,3 +76,12 @@ Test(wrapper, a_bad_mode_is_rejected_by_the_library_before_main) {
   cr_assert(strstr(r.err, "ZALLOC_MODE=fast") && strstr(r.err, "accepted: arena"), "%s", r.err);
   run_free(&r);
 }
+
+Test(wrapper, help_goes_to_stdout_with_status_0) {
+  run_result_t r;
+  run(&r, (const char *const[]){WRAPPER, "--help", NULL}, NULL);
+  cr_assert_eq(r.status, 0);
+  cr_assert(strncmp(r.out, "usage: zalloc", 13) == 0 && strstr(r.out, "--log=PATH"), "%s", r.out);
+  cr_assert_str_empty(r.err);
+  run_free(&r);
+}
