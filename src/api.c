@@ -150,8 +150,7 @@ void *za_aligned_alloc(size_t align, size_t size) {
 void *za_memalign(size_t align, size_t size) {
   if (align > SIZE_MAX / 2 + 1)
     return refuse(ZA_OP_MEMALIGN, ZA_REQ_BAD_ALIGNMENT, align, size, NULL, EINVAL);
-  size_t rounded = align;
-  while (!za_is_pow2(rounded)) rounded = rounded ? (rounded | (rounded - 1)) + 1 : 1;
+  size_t rounded = za_is_pow2(align) || align < 2 ? align : (size_t)1 << (64 - __builtin_clzl(align - 1));
   return aligned_block(rounded, size, ZA_OP_MEMALIGN, align, size);
 }
 
@@ -186,8 +185,7 @@ struct mallinfo2 za_mallinfo2(void) {
   za_runtime_ensure();
   za_counters_t c;
   za_thread_sum_counters(&c);
-  size_t blocks = za_relaxed_load(&c.v[ZA_C_BLOCKS_ALLOC]) - za_relaxed_load(&c.v[ZA_C_BLOCKS_FREED]);
-  size_t bytes = za_relaxed_load(&c.v[ZA_C_BYTES_ALLOC]) - za_relaxed_load(&c.v[ZA_C_BYTES_FREED]);
+  size_t blocks = za_counters_live_blocks(&c), bytes = za_counters_live_bytes(&c);
   size_t mapped = za_backend->mapped_bytes();
   struct mallinfo2 mi;
   memset(&mi, 0, sizeof mi);

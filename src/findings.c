@@ -58,6 +58,13 @@ static const char *const ops[] = {"free", "realloc", "malloc_usable_size", "mall
                                   "reallocarray", "posix_memalign", "aligned_alloc", "memalign",
                                   "valloc", "pvalloc"};
 
+/* Every finding line ends the same way: who made the call, and how often. */
+static void write_tail(za_out_t *o, const za_finding_t *f) {
+  za_out_printf(o, ", thread %d", f->tid);
+  if (f->times > 1) za_out_printf(o, ", %N times", (size_t)f->times);
+  za_out_str(o, "\n");
+}
+
 static void write_request(za_out_t *o, const char *prefix, const za_finding_t *f) {
   za_out_printf(o, "%simpossible request: %s(", prefix, ops[f->op]);
   if (f->op == ZA_OP_REALLOC || f->op == ZA_OP_REALLOCARRAY) za_out_printf(o, "%p, ", (void *)f->addr);
@@ -78,9 +85,7 @@ static void write_request(za_out_t *o, const char *prefix, const za_finding_t *f
     za_out_str(o, ": the alignment must be a power of two");
   if (f->op == ZA_OP_POSIX_MEMALIGN) za_out_printf(o, "; returned %s", einval ? "EINVAL" : "ENOMEM");
   else za_out_printf(o, "; returned NULL, errno %s", einval ? "EINVAL" : "ENOMEM");
-  za_out_printf(o, ", thread %d", f->tid);
-  if (f->times > 1) za_out_printf(o, ", %N times", (size_t)f->times);
-  za_out_str(o, "\n");
+  write_tail(o, f);
 }
 
 void za_finding_write(za_out_t *o, const char *prefix, const za_finding_t *f) {
@@ -100,9 +105,7 @@ void za_finding_write(za_out_t *o, const char *prefix, const za_finding_t *f) {
   } else {
     za_out_str(o, ": not a block zalloc handed out (another allocator, static or stack memory)");
   }
-  za_out_printf(o, ", thread %d", f->tid);
-  if (f->times > 1) za_out_printf(o, ", %N times", (size_t)f->times);
-  za_out_str(o, "\n");
+  write_tail(o, f);
 }
 
 void za_findings_fork_prepare(void) { za_lock(&lock); }

@@ -7,7 +7,6 @@
 #include "stats.h"
 #include "thread.h"
 
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <errno.h>
@@ -85,8 +84,7 @@ void za_report_exit(void) {
   za_thread_sum_counters(&c);
   uint64_t v[ZA_C_COUNT];
   for (int i = 0; i < ZA_C_COUNT; i++) v[i] = za_relaxed_load(&c.v[i]);
-  size_t live_blocks = v[ZA_C_BLOCKS_ALLOC] - v[ZA_C_BLOCKS_FREED];
-  size_t live_bytes = v[ZA_C_BYTES_ALLOC] - v[ZA_C_BYTES_FREED];
+  size_t live_blocks = za_counters_live_blocks(&c), live_bytes = za_counters_live_bytes(&c);
   size_t peak = za_stats_peak(za_tls_thread, live_bytes);
 
   static za_finding_t list[ZA_FINDINGS_MAX];
@@ -113,19 +111,19 @@ void za_report_exit(void) {
     za_out_printf(o, "%s  note:        RTLD_DEEPBIND dropped from %N dlopen call%s (first: %s), "
                      "so those libraries share zalloc's heap\n",
                   pre, deepbinds, deepbinds == 1 ? "" : "s", deepbind_first);
-  uint64_t errors =
-      fs.double_free + fs.invalid_free + fs.bad_realloc + fs.bad_usable_size + fs.bad_request;
+  const struct { uint64_t n; const char *what; } kinds[] = {
+    {fs.double_free, "double free"},
+    {fs.invalid_free, "invalid free"},
+    {fs.bad_realloc, "invalid realloc"},
+    {fs.bad_usable_size, "invalid malloc_usable_size"},
+    {fs.bad_request, fs.bad_request == 1 ? "impossible request" : "impossible requests"},
+  };
+  uint64_t errors = 0;
+  for (size_t k = 0; k < sizeof kinds / sizeof kinds[0]; k++) errors += kinds[k].n;
   if (!errors) {
     za_out_printf(o, "%s  heap errors: none\n", pre);
   } else {
     /* Only the kinds that occurred: "heap errors: 3 (1 double free, 2 invalid free)". */
-    const struct { uint64_t n; const char *what; } kinds[] = {
-      {fs.double_free, "double free"},
-      {fs.invalid_free, "invalid free"},
-      {fs.bad_realloc, "invalid realloc"},
-      {fs.bad_usable_size, "invalid malloc_usable_size"},
-      {fs.bad_request, fs.bad_request == 1 ? "impossible request" : "impossible requests"},
-    };
     za_out_printf(o, "%s  heap errors: %N (", pre, (size_t)errors);
     const char *sep = "";
     for (size_t k = 0; k < sizeof kinds / sizeof kinds[0]; k++)
@@ -136,7 +134,7 @@ void za_report_exit(void) {
     za_out_str(o, ")\n");
     for (size_t i = 0; i < fs.listed; i++) za_finding_write(o, pre, &list[i]);
     if (fs.not_listed)
-      za_out_printf(o, "%s%N more errors on further addresses, not listed\n", pre, (size_t)fs.not_listed);
+      za_out_printf(o, "%s%N more distinct errors, counted but not listed\n", pre, (size_t)fs.not_listed);
   }
   report_end(&r);
 }

@@ -17,6 +17,14 @@ typedef enum za_counter {
 
 typedef struct za_counters { _Atomic uint64_t v[ZA_C_COUNT]; } za_counters_t;
 
+/* Blocks and bytes still allocated, from summed counters. */
+static inline size_t za_counters_live_blocks(const za_counters_t *c) {
+  return za_relaxed_load(&c->v[ZA_C_BLOCKS_ALLOC]) - za_relaxed_load(&c->v[ZA_C_BLOCKS_FREED]);
+}
+static inline size_t za_counters_live_bytes(const za_counters_t *c) {
+  return za_relaxed_load(&c->v[ZA_C_BYTES_ALLOC]) - za_relaxed_load(&c->v[ZA_C_BYTES_FREED]);
+}
+
 #define ZA_STATS_BATCH ((int64_t)64 << 10)
 
 /* Bumped in a forked child: blocks remember the epoch they were allocated in. */
