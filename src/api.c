@@ -81,27 +81,24 @@ void *za_realloc(void *p, size_t size) {
   za_runtime_ensure();
   za_thread_t *t = za_thread_enter();
   za_stats_call(t, ZA_C_REALLOC);
-  void *q = NULL;
-  za_block_info_t info;
-  za_block_state_t st = za_backend->lookup(p, &info);
-  if (st != ZA_BLOCK_LIVE) {
-    za_finding_record(ZA_OP_REALLOC, p, st, &info); /* p is left as it was */
-  } else if (size == 0) {
+  if (size == 0) {
     free_block(t, ZA_OP_REALLOC, p);                 /* glibc: free, return NULL */
     za_thread_leave(t);
     return NULL;
-  } else {
-    bool counted = this_epoch(&info);
-    q = za_backend->resize(t, p, size, &info);
-    if (q) {
-      if (counted) za_stats_resize(t, info.size, size);
-    } else if ((q = za_backend->alloc(t, size, ZA_MIN_ALIGN,
-                                      size > info.size ? ZA_ALLOC_GROWING : 0)) != NULL) {
-      za_stats_alloc(t, size);
-      /* Up to the old usable size: a program may have used all that malloc_usable_size said. */
-      memcpy(q, p, info.usable < size ? info.usable : size);
-      free_block(t, ZA_OP_REALLOC, p);
-    }
+  }
+  void *q = NULL;
+  za_block_info_t info;
+  za_block_state_t st = za_backend->resize(t, p, size, &info, &q);
+  if (st != ZA_BLOCK_LIVE) {
+    za_finding_record(ZA_OP_REALLOC, p, st, &info); /* p is left as it was */
+  } else if (q) {
+    if (this_epoch(&info)) za_stats_resize(t, info.size, size);
+  } else if ((q = za_backend->alloc(t, size, ZA_MIN_ALIGN,
+                                    size > info.size ? ZA_ALLOC_GROWING : 0)) != NULL) {
+    za_stats_alloc(t, size);
+    /* Up to the old usable size: a program may have used all that malloc_usable_size said. */
+    memcpy(q, p, info.usable < size ? info.usable : size);
+    free_block(t, ZA_OP_REALLOC, p);
   }
   za_thread_leave(t);
   if (!q) errno = ENOMEM;

@@ -267,24 +267,29 @@ static za_block_state_t arena_free(za_thread_t *t, void *p, za_block_info_t *inf
   return ZA_BLOCK_LIVE;
 }
 
-static void *arena_resize(za_thread_t *t, void *p, size_t size, za_block_info_t *info) {
+static za_block_state_t arena_resize(za_thread_t *t, void *p, size_t size, za_block_info_t *info,
+                                     void **resized) {
+  *resized = NULL;
   if (!za_segmap_owns(p))   /* a large block: mremap, unless it now belongs in a chunk */
-    return size > ARENA_LARGE_MIN ? za_large_realloc(p, size, info) : NULL;
-  if (size > ARENA_LARGE_MIN) return NULL;
+    return size > ARENA_LARGE_MIN ? za_large_resize(p, size, info, resized)
+                                  : za_large_lookup(p, info);
+  header_t *hd;
+  za_block_state_t st = classify(p, &hd, info);
+  if (st != ZA_BLOCK_LIVE || size > ARENA_LARGE_MIN) return st;
   heap_t *h = heap_of(t);
   uintptr_t a = (uintptr_t)p;
-  header_t *hd = (header_t *)(a - sizeof(header_t));
   size_t usable = usable_of(size);
   if (za_segment_of(p) == (uintptr_t)h->chunk && a + info->usable == h->top) {
-    if (a + usable > h->end) return NULL;   /* the newest block: move the top */
+    if (a + usable > h->end) return st;     /* the newest block: move the top */
     h->top = a + usable;
     if (h->top > h->clean) h->clean = h->top;
     hd->usable = (uint32_t)usable;
   } else if (usable > info->usable) {
-    return NULL;                            /* no room: the caller moves it */
+    return st;                              /* no room: the caller moves it */
   }
   hd->size = (uint32_t)size;
-  return p;
+  *resized = p;
+  return st;
 }
 
 /* ---- process and threads ----------------------------------------------------------------- */

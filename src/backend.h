@@ -38,10 +38,11 @@ typedef struct za_backend {
    * the state that made the free wrong; a wrong free changes nothing. Safe against two
    * threads freeing the same block at once: exactly one of them gets LIVE. */
   za_block_state_t (*free)(za_thread_t *t, void *p, za_block_info_t *info);
-  /* Resize the live block `p` (whose lookup filled `info`) cheaply: in place, or by moving
-   * its mapping. The block's new address, or NULL when the caller must allocate, copy and
-   * free instead. */
-  void *(*resize)(za_thread_t *t, void *p, size_t new_size, za_block_info_t *info);
+  /* Resize `p` cheaply if the backend can: in place, or by moving its mapping. Classifies `p`
+   * as lookup does and returns that state, with `info` as the block was; when it is LIVE,
+   * *resized is its new address, or NULL when the caller must allocate, copy and free. */
+  za_block_state_t (*resize)(za_thread_t *t, void *p, size_t new_size, za_block_info_t *info,
+                             void **resized);
   /* Give cached free memory back to the OS; true if anything was released. */
   bool (*trim)(void);
   size_t (*mapped_bytes)(void);             /* memory currently taken from the OS */

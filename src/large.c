@@ -163,58 +163,62 @@ void *za_large_alloc(size_t size, size_t align, unsigned flags) {
   return p;
 }
 
-za_block_state_t za_large_lookup(const void *p, za_block_info_t *info) {
-  za_block_state_t st = ZA_BLOCK_FOREIGN;
-  za_lock(&lock);
-  entry_t *e = find((uintptr_t)p);
+/* What `addr` is, under the lock: a live large block (its entry and info), one we freed
+ * recently (FREED, with its size), or none of ours (FOREIGN). */
+static za_block_state_t classify_locked(uintptr_t addr, entry_t **ep, za_block_info_t *info) {
+  entry_t *e = find(addr);
   if (e) {
     fill_info(e, info);
-    st = ZA_BLOCK_LIVE;
-  } else {
-    for (size_t r = 0; r < RECENT; r++)
-      if (recent[r].addr == (uintptr_t)p) {
-        info->size = recent[r].size;
-        st = ZA_BLOCK_FREED;
-      }
+    *ep = e;
+    return ZA_BLOCK_LIVE;
   }
+  for (size_t r = 0; r < RECENT; r++)
+    if (recent[r].addr == addr && addr) {
+      info->size = recent[r].size;
+      return ZA_BLOCK_FREED;
+    }
+  return ZA_BLOCK_FOREIGN;
+}
+
+za_block_state_t za_large_lookup(const void *p, za_block_info_t *info) {
+  entry_t *e;
+  za_lock(&lock);
+  za_block_state_t st = classify_locked((uintptr_t)p, &e, info);
   za_unlock(&lock);
   return st;
 }
 
 za_block_state_t za_large_free(void *p, za_block_info_t *info) {
+  entry_t *e;
   za_lock(&lock);
-  entry_t *e = find((uintptr_t)p);
-  if (!e) {
-    za_unlock(&lock);
-    return za_large_lookup(p, info);
+  za_block_state_t st = classify_locked((uintptr_t)p, &e, info);
+  if (st == ZA_BLOCK_LIVE) {
+    e->addr = TOMBSTONE;
+    live--;
+    mapped -= info->usable;
+    recent[recent_next].addr = (uintptr_t)p;
+    recent[recent_next].size = info->size;
+    recent_next = (recent_next + 1) % RECENT;
+    /* Under the lock: were it unmapped outside, a concurrent mmap could get this address and
+     * insert it before we record it as recently freed. */
+    cache_put((uintptr_t)p, info->usable);
   }
-  fill_info(e, info);
-  e->addr = TOMBSTONE;
-  live--;
-  mapped -= info->usable;
-  recent[recent_next].addr = (uintptr_t)p;
-  recent[recent_next].size = info->size;
-  recent_next = (recent_next + 1) % RECENT;
-  /* Under the lock: were it unmapped outside, a concurrent mmap could get this address and
-   * insert it before we record it as recently freed. */
-  cache_put((uintptr_t)p, info->usable);
   za_unlock(&lock);
-  return ZA_BLOCK_LIVE;
+  return st;
 }
 
-void *za_large_realloc(void *p, size_t new_size, za_block_info_t *info) {
-  if (new_size > ZA_MAX_REQUEST - ZA_PAGE_SIZE) return NULL;
-  size_t need = page_round(new_size);
-  void *q = NULL;
+za_block_state_t za_large_resize(void *p, size_t new_size, za_block_info_t *info, void **resized) {
+  *resized = NULL;
+  entry_t *e;
   za_lock(&lock);
+  za_block_state_t st = classify_locked((uintptr_t)p, &e, info);
   /* Make room first, so that once the mapping has moved its new address can be recorded. */
-  if (find((uintptr_t)p) && ((used + 1) * 2 <= cap || grow())) {
-    entry_t *e = find((uintptr_t)p);
-    fill_info(e, info);
-    size_t maplen = e->maplen;
+  if (st == ZA_BLOCK_LIVE && new_size <= ZA_MAX_REQUEST - ZA_PAGE_SIZE &&
+      ((used + 1) * 2 <= cap || (grow() && (e = find((uintptr_t)p)) != NULL))) {
+    size_t need = page_round(new_size), maplen = e->maplen;
     if (need > maplen) maplen = need > with_growth_room(maplen) ? need : with_growth_room(maplen);
     else if (need < maplen / 2) maplen = need;  /* give back what a big shrink frees */
-    q = maplen == e->maplen ? p : za_os_remap(p, e->maplen, maplen);
+    void *q = maplen == e->maplen ? p : za_os_remap(p, e->maplen, maplen);
     if (q == p) {
       mapped = mapped - e->maplen + maplen;
       e->size = new_size;
@@ -225,9 +229,10 @@ void *za_large_realloc(void *p, size_t new_size, za_block_info_t *info) {
       live--;
       insert((uintptr_t)q, new_size, maplen, info->epoch);
     }
+    *resized = q;
   }
   za_unlock(&lock);
-  return q;
+  return st;
 }
 
 bool za_large_trim(void) {

@@ -13,8 +13,9 @@ void *za_large_alloc(size_t size, size_t align, unsigned flags); /* ZA_ALLOC_* f
  * FOREIGN otherwise. */
 za_block_state_t za_large_lookup(const void *p, za_block_info_t *info);
 za_block_state_t za_large_free(void *p, za_block_info_t *info);
-/* Resize the live large block `p` (mremap; may move). NULL, with `p` intact, on failure. */
-void *za_large_realloc(void *p, size_t new_size, za_block_info_t *info);
+/* Resize `p` if it is a live large block (mremap; may move): its state as za_large_lookup
+ * gives it, and in *resized its new address, or NULL (p intact) if that failed. */
+za_block_state_t za_large_resize(void *p, size_t new_size, za_block_info_t *info, void **resized);
 size_t za_large_mapped_bytes(void);
 bool za_large_trim(void);           /* unmap the kept mappings; true if there were any */
 void za_large_fork_prepare(void);
