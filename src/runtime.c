@@ -30,24 +30,6 @@ static _Noreturn void fatal(const char *line) {
   za_os_exit(2);
 }
 
-/* The environment before libc has set `environ` (possible for the very first malloc): read
- * it from /proc, into static storage since nothing can be allocated yet. */
-static char **environment(void) {
-  static char buf[64 * 1024];
-  static char *vars[1024];
-  if (environ) return environ;
-  int fd = za_os_open_read("/proc/self/environ");
-  if (fd < 0) return NULL;
-  long n = 0, r;
-  while (n < (long)sizeof buf - 1 && (r = za_os_read(fd, buf + n, sizeof buf - 1 - (size_t)n)) > 0) n += r;
-  za_os_close(fd);
-  buf[n] = '\0';
-  size_t k = 0;
-  for (long i = 0; i < n && k < 1023; i += (long)strlen(buf + i) + 1) vars[k++] = buf + i;
-  vars[k] = NULL;
-  return vars;
-}
-
 static void check_log(void) {
   if (strcmp(za_opt.log, "stderr") == 0) return;
   char path[ZA_PATH_MAX + 32], shown_log[4 * ZA_PATH_MAX + 8], shown_path[4 * sizeof path + 8];
@@ -90,7 +72,9 @@ static void anchor_log(void) {
 
 static void start(void) {
   char err[512];
-  if (!za_options_parse(environment(), &za_opt, err, sizeof err)) fatal(err);
+  /* libc sets environ before any code that can call malloc runs: checked with ls, sort, sh,
+   * python3, perl, gcc and git, whose first malloc all found it set. */
+  if (!za_options_parse(environ, &za_opt, err, sizeof err)) fatal(err);
   check_log();
   anchor_log();
   if (strcmp(za_opt.log, "stderr") == 0) za_stderr_copy = za_os_dup_high(2);
