@@ -10,6 +10,7 @@
 #include "options.h"
 #include "prim.h"
 #include "runtime.h"
+#include "stack.h"
 #include "stats.h"
 #include "thread.h"
 
@@ -29,14 +30,20 @@ static ZA_COLD void *refuse(za_op_t op, za_request_problem_t why, size_t a, size
   return NULL;
 }
 
-/* `op`, `a` and `b` only name the request if it must be refused (see refuse). */
-static void *alloc_block(za_counter_t call, size_t size, size_t align, bool zero, za_op_t op,
+/* The flags every allocation passes: its kind, and whether zalloc itself is asking. */
+static inline unsigned alloc_flags(za_kind_t kind) {
+  return (unsigned)kind << ZA_ALLOC_KIND_SHIFT | (za_unlikely(za_stack_internal()) ? ZA_ALLOC_INTERNAL : 0);
+}
+
+/* `op`, `a` and `b` only name the request if it must be refused (see refuse). `flags`:
+ * ZA_ALLOC_ZERO and the kind (alloc_flags). */
+static void *alloc_block(za_counter_t call, size_t size, size_t align, unsigned flags, za_op_t op,
                          size_t a, size_t b) {
   if (za_unlikely(size > ZA_MAX_REQUEST)) return refuse(op, ZA_REQ_TOO_LARGE, a, b, NULL, ENOMEM);
   za_runtime_ensure();
   za_thread_t *t = za_thread_enter();
   za_stats_call(t, call);
-  void *p = za_backend->alloc(t, size, align, zero ? ZA_ALLOC_ZERO : 0);
+  void *p = za_backend->alloc(t, size, align, flags | alloc_flags(ZA_KIND_MALLOC));
   if (za_likely(p != NULL)) za_stats_alloc(t, size);
   za_thread_leave(t);
   if (za_unlikely(p == NULL)) errno = ENOMEM;
@@ -44,22 +51,25 @@ static void *alloc_block(za_counter_t call, size_t size, size_t align, bool zero
 }
 
 void *za_malloc(size_t size) {
-  return alloc_block(ZA_C_MALLOC, size, ZA_MIN_ALIGN, false, ZA_OP_MALLOC, size, 0);
+  return alloc_block(ZA_C_MALLOC, size, ZA_MIN_ALIGN, 0, ZA_OP_MALLOC, size, 0);
 }
 
 void *za_calloc(size_t n, size_t size) {
   size_t total;
   if (__builtin_mul_overflow(n, size, &total))
     return refuse(ZA_OP_CALLOC, ZA_REQ_OVERFLOW, n, size, NULL, ENOMEM);
-  return alloc_block(ZA_C_CALLOC, total, ZA_MIN_ALIGN, true, ZA_OP_CALLOC, n, size);
+  return alloc_block(ZA_C_CALLOC, total, ZA_MIN_ALIGN, ZA_ALLOC_ZERO, ZA_OP_CALLOC, n, size);
 }
 
-/* Free `p`: count it if it was live, record a finding if it was not. */
-static void free_block(za_thread_t *t, za_op_t op, void *p) {
+/* Free `p`: count it if it was live, record a finding if it was not, or if `op` does not
+ * match how it was allocated (`kind`; `size` for a sized delete, else 0). */
+static void free_block(za_thread_t *t, za_op_t op, void *p, za_kind_t kind, size_t size) {
   za_block_info_t info;
   za_block_state_t st = za_backend->free(t, p, &info);
   if (za_likely(st == ZA_BLOCK_LIVE)) {
     if (this_epoch(&info)) za_stats_free(t, info.size);
+    if (za_unlikely(za_backend->checks && (info.kind != kind || (size && size != info.size))))
+      za_finding_mismatch(op, p, &info, size);
   } else {
     za_finding_record(op, p, st, &info);
   }
@@ -70,19 +80,19 @@ void za_free(void *p) {
   za_runtime_ensure();
   za_thread_t *t = za_thread_enter();
   za_stats_call(t, ZA_C_FREE);
-  free_block(t, ZA_OP_FREE, p);
+  free_block(t, ZA_OP_FREE, p, ZA_KIND_MALLOC, 0);
   za_thread_leave(t);
 }
 
 void *za_realloc(void *p, size_t size) {
-  if (!p) return alloc_block(ZA_C_REALLOC, size, ZA_MIN_ALIGN, false, ZA_OP_REALLOC, size, 0);
+  if (!p) return alloc_block(ZA_C_REALLOC, size, ZA_MIN_ALIGN, 0, ZA_OP_REALLOC, size, 0);
   if (za_unlikely(size > ZA_MAX_REQUEST)) /* p is left as it was */
     return refuse(ZA_OP_REALLOC, ZA_REQ_TOO_LARGE, size, 0, p, ENOMEM);
   za_runtime_ensure();
   za_thread_t *t = za_thread_enter();
   za_stats_call(t, ZA_C_REALLOC);
   if (size == 0) {
-    free_block(t, ZA_OP_REALLOC, p);                 /* glibc: free, return NULL */
+    free_block(t, ZA_OP_REALLOC, p, ZA_KIND_MALLOC, 0); /* glibc: free, return NULL */
     za_thread_leave(t);
     return NULL;
   }
@@ -93,12 +103,14 @@ void *za_realloc(void *p, size_t size) {
     za_finding_record(ZA_OP_REALLOC, p, st, &info); /* p is left as it was */
   } else if (q) {
     if (this_epoch(&info)) za_stats_resize(t, info.size, size);
+    if (za_unlikely(info.kind != ZA_KIND_MALLOC)) za_finding_mismatch(ZA_OP_REALLOC, p, &info, 0);
   } else if ((q = za_backend->alloc(t, size, ZA_MIN_ALIGN,
-                                    size > info.size ? ZA_ALLOC_GROWING : 0)) != NULL) {
+                                    (size > info.size ? ZA_ALLOC_GROWING : 0) |
+                                        alloc_flags(ZA_KIND_MALLOC))) != NULL) {
     za_stats_alloc(t, size);
     /* Up to the old usable size: a program may have used all that malloc_usable_size said. */
     memcpy(q, p, info.usable < size ? info.usable : size);
-    free_block(t, ZA_OP_REALLOC, p);
+    free_block(t, ZA_OP_REALLOC, p, ZA_KIND_MALLOC, 0);
   }
   za_thread_leave(t);
   if (!q) errno = ENOMEM;
@@ -117,8 +129,34 @@ void *za_reallocarray(void *p, size_t n, size_t size) {
 
 /* `op`, `a` and `b` name the request as the program made it (see alloc_block). */
 static void *aligned_block(size_t align, size_t size, za_op_t op, size_t a, size_t b) {
-  return alloc_block(ZA_C_ALIGNED, size, align < ZA_MIN_ALIGN ? ZA_MIN_ALIGN : align, false, op,
+  return alloc_block(ZA_C_ALIGNED, size, align < ZA_MIN_ALIGN ? ZA_MIN_ALIGN : align, 0, op,
                      a, b);
+}
+
+/* ---- C++: operator new and delete ---------------------------------------------------------- */
+
+void *za_new(size_t size, size_t align, za_kind_t kind) {
+  za_op_t op = kind == ZA_KIND_NEW_ARRAY ? ZA_OP_NEW_ARRAY : ZA_OP_NEW;
+  if (align && !za_is_pow2(align)) return refuse(op, ZA_REQ_BAD_ALIGNMENT, size, align, NULL, EINVAL);
+  if (za_unlikely(size > ZA_MAX_REQUEST)) return refuse(op, ZA_REQ_TOO_LARGE, size, align, NULL, ENOMEM);
+  za_runtime_ensure();
+  za_thread_t *t = za_thread_enter();
+  za_stats_call(t, align ? ZA_C_ALIGNED : ZA_C_MALLOC);
+  void *p = za_backend->alloc(t, size, align < ZA_MIN_ALIGN ? ZA_MIN_ALIGN : align, alloc_flags(kind));
+  if (za_likely(p != NULL)) za_stats_alloc(t, size);
+  za_thread_leave(t);
+  if (za_unlikely(p == NULL)) errno = ENOMEM;
+  return p;
+}
+
+void za_delete(void *p, za_kind_t kind, size_t size, size_t align) {
+  (void)align;
+  if (!p) return;
+  za_runtime_ensure();
+  za_thread_t *t = za_thread_enter();
+  za_stats_call(t, ZA_C_FREE);
+  free_block(t, kind == ZA_KIND_NEW_ARRAY ? ZA_OP_DELETE_ARRAY : ZA_OP_DELETE, p, kind, size);
+  za_thread_leave(t);
 }
 
 int za_posix_memalign(void **out, size_t align, size_t size) {

@@ -185,7 +185,7 @@ static inline size_t room_for(size_t size, unsigned flags) {
 
 static void *arena_alloc(za_thread_t *t, size_t size, size_t align, unsigned flags) {
   if (za_unlikely(size > ARENA_LARGE_MIN || align > ARENA_MAX_ALIGN))
-    return za_large_alloc(size, align, flags);
+    return za_large_alloc(size, align, flags, NULL);
   heap_t *h = heap_of(t);
   size_t usable = room_for(size, flags);
   uintptr_t user = za_align_up_ptr(h->top + sizeof(header_t), align);
@@ -219,9 +219,7 @@ static za_block_state_t classify(const void *p, header_t **hdp, za_block_info_t 
   uint32_t state = atomic_load_explicit(&hd->tag, memory_order_acquire) ^ tag_key(hd);
   if (state != TAG_LIVE && state != TAG_FREED) return ZA_BLOCK_INTERIOR;
   *hdp = hd;
-  info->size = hd->size;
-  info->usable = hd->usable;
-  info->epoch = epoch_of(hd);
+  *info = (za_block_info_t){.size = hd->size, .usable = hd->usable, .epoch = epoch_of(hd)};
   return state == TAG_LIVE ? ZA_BLOCK_LIVE : ZA_BLOCK_FREED;
 }
 
@@ -248,7 +246,7 @@ static void give_back_top(heap_t *h, header_t *hd) {
 }
 
 static za_block_state_t arena_free(za_thread_t *t, void *p, za_block_info_t *info) {
-  if (!za_segmap_owns(p)) return za_large_free(p, info);
+  if (!za_segmap_owns(p)) return za_large_free(p, info, 0, 0);
   header_t *hd;
   za_block_state_t st = classify(p, &hd, info);
   if (st != ZA_BLOCK_LIVE) return st;

@@ -5,6 +5,8 @@
 #ifndef ZA_BACKEND_H
 #define ZA_BACKEND_H
 #include "common.h"
+#include "leaks.h"
+#include "stack.h"
 #include "thread.h"
 
 typedef enum za_block_state {
@@ -18,14 +20,24 @@ typedef struct za_block_info {
   size_t size;         /* bytes requested (LIVE, and FREED where the backend still knows) */
   size_t usable;       /* bytes the caller may use, >= size (LIVE) */
   uint32_t epoch;      /* za_epoch when it was allocated */
+  /* What a checking backend records (zero where it does not): how the block was allocated
+   * (za_kind_t), where and by which thread it was allocated and freed. */
+  uint8_t kind;
+  za_stack_id_t alloc_stack, free_stack;
+  int alloc_tid, free_tid;
 } za_block_info_t;
 
-#define ZA_ALLOC_ZERO    1u  /* the block must read as zeros (calloc) */
-#define ZA_ALLOC_GROWING 2u  /* realloc is moving a block to make it larger: it may grow again,
-                              * so the backend may reserve room beyond `size` */
+#define ZA_ALLOC_ZERO     1u  /* the block must read as zeros (calloc) */
+#define ZA_ALLOC_GROWING  2u  /* realloc is moving a block to make it larger: it may grow again,
+                               * so the backend may reserve room beyond `size` */
+#define ZA_ALLOC_INTERNAL 4u  /* zalloc's own (made while reporting): not the program's, never
+                               * a leak */
+#define ZA_ALLOC_KIND_SHIFT 4 /* bits 4-5: the za_kind_t the block is allocated as */
+#define ZA_ALLOC_KIND(flags) (((flags) >> ZA_ALLOC_KIND_SHIFT) & 3u)
 
 typedef struct za_backend {
   const char *name;
+  bool checks;         /* records how blocks were allocated: mismatched releases are reported */
   void (*init)(void);
   void (*thread_init)(za_thread_t *t);
   void (*thread_exit)(za_thread_t *t);      /* also for threads that died in a fork */
@@ -49,9 +61,16 @@ typedef struct za_backend {
   void (*fork_prepare)(void);
   void (*fork_parent)(void);
   void (*fork_child)(void);
+  /* Checking backends only (NULL otherwise). Every live block the program allocated (not
+   * zalloc's internal ones), for the leak check; called at exit. */
+  void (*for_each_live)(void (*fn)(void *ctx, const za_live_block_t *b), void *ctx);
+  /* Check every block's guard bytes and every quarantined block's fill pattern, recording
+   * what is broken; called at exit, before the report. */
+  void (*check_all)(void);
 } za_backend_t;
 
 extern const za_backend_t za_arena_backend;
+extern const za_backend_t za_gpa_backend;
 
 /* The backend chosen at start-up (runtime.c). */
 extern const za_backend_t *za_backend;

@@ -13,7 +13,18 @@
 typedef enum za_op {
   ZA_OP_FREE, ZA_OP_REALLOC, ZA_OP_USABLE_SIZE, ZA_OP_MALLOC, ZA_OP_CALLOC, ZA_OP_REALLOCARRAY,
   ZA_OP_POSIX_MEMALIGN, ZA_OP_ALIGNED_ALLOC, ZA_OP_MEMALIGN, ZA_OP_VALLOC, ZA_OP_PVALLOC,
+  ZA_OP_NEW, ZA_OP_NEW_ARRAY, ZA_OP_DELETE, ZA_OP_DELETE_ARRAY,
+  ZA_OP_REUSE,              /* a block leaving the quarantine */
+  ZA_OP_EXIT,               /* the checks at exit */
 } za_op_t;
+
+/* What a guard or fill-pattern check found. */
+typedef enum za_corruption {
+  ZA_CORRUPT_NONE,
+  ZA_CORRUPT_OVERFLOW,      /* a guard byte after the block changed */
+  ZA_CORRUPT_UNDERFLOW,     /* a guard byte before the block changed */
+  ZA_CORRUPT_WRITE_AFTER_FREE, /* the freed block's fill pattern changed */
+} za_corruption_t;
 
 /* Why a request was impossible. */
 typedef enum za_request_problem {
@@ -26,23 +37,38 @@ typedef enum za_request_problem {
 typedef struct za_finding {
   za_op_t op;
   za_request_problem_t request; /* ZA_REQ_NONE for a bad pointer */
+  za_corruption_t corrupt;  /* a broken guard or fill pattern */
+  bool mismatch;            /* released with a call that does not match its allocation */
   za_block_state_t state;   /* bad pointer: FREED, INTERIOR or FOREIGN */
   uintptr_t addr;           /* the pointer (realloc's, for a request) */
-  size_t size;              /* bad pointer: the block's requested size, when FREED and known */
-  size_t args[2];           /* request: its size arguments as the program passed them */
-  int tid;
+  size_t size;              /* the block's requested size, when known */
+  size_t args[2];           /* request: its size arguments as the program passed them;
+                             * mismatch: the size a sized delete passed */
+  ptrdiff_t offset;         /* corruption: the first changed byte, from the block's start */
+  uint8_t kind;             /* how the block was allocated (za_kind_t) */
+  za_stack_id_t here, alloc_stack, free_stack; /* the call that went wrong; the block's */
+  int tid, alloc_tid, free_tid;
   uint64_t times;
 } za_finding_t;
 
 #define ZA_FINDINGS_MAX 256
 
 void za_finding_record(za_op_t op, const void *p, za_block_state_t state, const za_block_info_t *info);
+/* A broken guard (`what` OVERFLOW/UNDERFLOW) or fill pattern (WRITE_AFTER_FREE) of the block
+ * at `p` described by `info`, first bad byte at p + offset, found by `when` (free, realloc,
+ * delete, reuse, exit). */
+void za_finding_corrupt(za_corruption_t what, const void *p, const za_block_info_t *info,
+                        ptrdiff_t offset, za_op_t when);
+/* `p` (a live block, now freed) was released by `op` (free, delete, delete[], with `size` for
+ * a sized delete, else 0) but allocated as `info->kind`. */
+void za_finding_mismatch(za_op_t op, const void *p, const za_block_info_t *info, size_t size);
 /* An impossible request: `a` and `b` are its arguments in the order the function takes them
  * (b is 0 for one-argument functions), `p` realloc's pointer. */
 void za_finding_request(za_op_t op, za_request_problem_t why, size_t a, size_t b, const void *p);
 
 typedef struct za_findings_summary {
   uint64_t double_free, invalid_free, bad_realloc, bad_usable_size, bad_request;
+  uint64_t overflow, underflow, write_after_free, mismatch;
   size_t listed;            /* entries in the list (at most ZA_FINDINGS_MAX) */
   uint64_t not_listed;      /* errors on further addresses, counted only */
 } za_findings_summary_t;

@@ -11,6 +11,10 @@ typedef struct entry {
   size_t size;         /* requested */
   size_t maplen;       /* mapping length, page multiple; usable == maplen */
   uint32_t epoch;
+  uint8_t kind;        /* the checking backend's record (za_large_alloc's meta) */
+  bool internal;
+  za_stack_id_t alloc_stack;
+  int alloc_tid;
 } entry_t;
 
 #define TOMBSTONE ((uintptr_t)1)
@@ -22,7 +26,14 @@ static size_t cap;          /* power of two */
 static size_t used;         /* live + tombstones */
 static size_t live;
 static size_t mapped;       /* bytes */
-static struct { uintptr_t addr; size_t size; } recent[RECENT]; /* recently freed */
+/* Recently freed blocks, with what a double free of them should tell. */
+static struct {
+  uintptr_t addr;
+  size_t size;
+  uint8_t kind;
+  za_stack_id_t alloc_stack, free_stack;
+  int alloc_tid, free_tid;
+} recent[RECENT];
 static size_t recent_next;
 
 /* Freed mappings kept for reuse, oldest first: a program that allocates and frees big blocks
@@ -67,14 +78,15 @@ static bool grow(void) {
   return true;
 }
 
-static bool insert(uintptr_t addr, size_t size, size_t maplen, uint32_t epoch) {
+static bool insert(const entry_t *n) {
+  uintptr_t addr = n->addr;
   if ((used + 1) * 2 > cap && !grow()) return false;
   size_t i = slot_of(addr);
   while (table[i].addr > TOMBSTONE) i = (i + 1) & (cap - 1);
   if (table[i].addr == 0) used++;
-  table[i] = (entry_t){addr, size, maplen, epoch};
+  table[i] = *n;
   live++;
-  mapped += maplen;
+  mapped += n->maplen;
   /* The address may be one we unmapped earlier: it is no longer a "recently freed" block. */
   for (size_t r = 0; r < RECENT; r++)
     if (recent[r].addr == addr) recent[r].addr = 0;
@@ -82,9 +94,8 @@ static bool insert(uintptr_t addr, size_t size, size_t maplen, uint32_t epoch) {
 }
 
 static void fill_info(const entry_t *e, za_block_info_t *info) {
-  info->size = e->size;
-  info->usable = e->maplen;
-  info->epoch = e->epoch;
+  *info = (za_block_info_t){.size = e->size, .usable = e->maplen, .epoch = e->epoch, .kind = e->kind,
+                            .alloc_stack = e->alloc_stack, .alloc_tid = e->alloc_tid};
 }
 
 static void cache_drop_oldest(void) {
@@ -133,14 +144,20 @@ static size_t with_growth_room(size_t need) {
   return need <= ZA_MAX_REQUEST / 2 ? page_round(need + need / 2) : need;
 }
 
-void *za_large_alloc(size_t size, size_t align, unsigned flags) {
+void *za_large_alloc(size_t size, size_t align, unsigned flags, const za_block_info_t *meta) {
   if (size > ZA_MAX_REQUEST - ZA_PAGE_SIZE) return NULL;
   size_t need = page_round(size), maplen = need;
-  uint32_t epoch = atomic_load_explicit(&za_epoch, memory_order_relaxed);
+  entry_t n = {.size = size, .epoch = atomic_load_explicit(&za_epoch, memory_order_relaxed),
+               .internal = (flags & ZA_ALLOC_INTERNAL) != 0};
+  if (meta) {
+    n.kind = meta->kind;
+    n.alloc_stack = meta->alloc_stack;
+    n.alloc_tid = meta->alloc_tid;
+  }
   void *p = NULL;
   za_lock(&lock);
   if (align <= ZA_PAGE_SIZE && (p = (void *)cache_take(need, flags & ZA_ALLOC_GROWING, &maplen)) != NULL &&
-      !insert((uintptr_t)p, size, maplen, epoch)) {
+      (n.addr = (uintptr_t)p, n.maplen = maplen, !insert(&n))) {
     cache_put((uintptr_t)p, maplen);
     p = NULL;
   }
@@ -153,8 +170,10 @@ void *za_large_alloc(size_t size, size_t align, unsigned flags) {
   else maplen = need;
   p = za_os_map_aligned(maplen, align); /* fresh mappings are zero */
   if (!p) return NULL;
+  n.addr = (uintptr_t)p;
+  n.maplen = maplen;
   za_lock(&lock);
-  bool ok = insert((uintptr_t)p, size, maplen, epoch);
+  bool ok = insert(&n);
   za_unlock(&lock);
   if (!ok) {
     za_os_unmap(p, maplen);
@@ -174,7 +193,9 @@ static za_block_state_t classify_locked(uintptr_t addr, entry_t **ep, za_block_i
   }
   for (size_t r = 0; r < RECENT; r++)
     if (recent[r].addr == addr && addr) {
-      info->size = recent[r].size;
+      *info = (za_block_info_t){.size = recent[r].size, .kind = recent[r].kind,
+                                .alloc_stack = recent[r].alloc_stack, .free_stack = recent[r].free_stack,
+                                .alloc_tid = recent[r].alloc_tid, .free_tid = recent[r].free_tid};
       return ZA_BLOCK_FREED;
     }
   return ZA_BLOCK_FOREIGN;
@@ -188,7 +209,7 @@ za_block_state_t za_large_lookup(const void *p, za_block_info_t *info) {
   return st;
 }
 
-za_block_state_t za_large_free(void *p, za_block_info_t *info) {
+za_block_state_t za_large_free(void *p, za_block_info_t *info, za_stack_id_t free_stack, int free_tid) {
   entry_t *e;
   za_lock(&lock);
   za_block_state_t st = classify_locked((uintptr_t)p, &e, info);
@@ -198,6 +219,11 @@ za_block_state_t za_large_free(void *p, za_block_info_t *info) {
     mapped -= info->usable;
     recent[recent_next].addr = (uintptr_t)p;
     recent[recent_next].size = info->size;
+    recent[recent_next].kind = info->kind;
+    recent[recent_next].alloc_stack = info->alloc_stack;
+    recent[recent_next].alloc_tid = info->alloc_tid;
+    recent[recent_next].free_stack = free_stack;
+    recent[recent_next].free_tid = free_tid;
     recent_next = (recent_next + 1) % RECENT;
     /* Under the lock: were it unmapped outside, a concurrent mmap could get this address and
      * insert it before we record it as recently freed. */
@@ -224,10 +250,14 @@ za_block_state_t za_large_resize(void *p, size_t new_size, za_block_info_t *info
       e->size = new_size;
       e->maplen = maplen;
     } else if (q) {
+      entry_t n = *e;
+      n.addr = (uintptr_t)q;
+      n.size = new_size;
+      n.maplen = maplen;
       mapped -= e->maplen;
       e->addr = TOMBSTONE;
       live--;
-      insert((uintptr_t)q, new_size, maplen, info->epoch);
+      insert(&n);
     }
     *resized = q;
   }
@@ -248,6 +278,18 @@ size_t za_large_mapped_bytes(void) {
   size_t m = mapped + cache_bytes;
   za_unlock(&lock);
   return m;
+}
+
+void za_large_for_each(void (*fn)(void *ctx, void *p, const za_block_info_t *info, bool internal),
+                       void *ctx) {
+  za_lock(&lock);
+  for (size_t i = 0; i < cap; i++)
+    if (table[i].addr > TOMBSTONE) {
+      za_block_info_t info;
+      fill_info(&table[i], &info);
+      fn(ctx, (void *)table[i].addr, &info, table[i].internal);
+    }
+  za_unlock(&lock);
 }
 
 void za_large_fork_prepare(void) { za_lock(&lock); }

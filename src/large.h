@@ -8,15 +8,23 @@
 #define ZA_LARGE_H
 #include "backend.h"
 
-void *za_large_alloc(size_t size, size_t align, unsigned flags); /* ZA_ALLOC_* flags */
+/* `flags`: ZA_ALLOC_*; `meta`: what a checking backend records with the block (its kind,
+ * alloc_stack and alloc_tid are kept and given back in every za_block_info_t), or NULL. */
+void *za_large_alloc(size_t size, size_t align, unsigned flags, const za_block_info_t *meta);
 /* LIVE (and info) if `p` is a live large block; FREED if it is one we unmapped recently;
  * FOREIGN otherwise. */
 za_block_state_t za_large_lookup(const void *p, za_block_info_t *info);
-za_block_state_t za_large_free(void *p, za_block_info_t *info);
+/* `free_stack` and `free_tid` are remembered with the freed block (a later double free shows
+ * them). */
+za_block_state_t za_large_free(void *p, za_block_info_t *info, za_stack_id_t free_stack, int free_tid);
 /* Resize `p` if it is a live large block (mremap; may move): its state as za_large_lookup
  * gives it, and in *resized its new address, or NULL (p intact) if that failed. */
 za_block_state_t za_large_resize(void *p, size_t new_size, za_block_info_t *info, void **resized);
 size_t za_large_mapped_bytes(void);
+/* Every live large block, under the lock: `fn` must not allocate. `internal` tells blocks
+ * allocated with ZA_ALLOC_INTERNAL. */
+void za_large_for_each(void (*fn)(void *ctx, void *p, const za_block_info_t *info, bool internal),
+                       void *ctx);
 bool za_large_trim(void);           /* unmap the kept mappings; true if there were any */
 void za_large_fork_prepare(void);
 void za_large_fork_parent(void);

@@ -5,13 +5,14 @@
 
 za_options_t za_opt;
 
-typedef enum { OPT_ENUM, OPT_BOOL, OPT_PATH } opt_kind_t;
+typedef enum { OPT_ENUM, OPT_BOOL, OPT_PATH, OPT_INT, OPT_SIZE } opt_kind_t;
 
 typedef struct {
   const char *name;
   opt_kind_t kind;
   const char *def;      /* default, spelled as a user would write it */
-  const char *values;   /* accepted values, comma separated (ENUM, BOOL); NULL otherwise */
+  const char *values;   /* accepted values, comma separated (ENUM, BOOL); the range (INT,
+                         * SIZE), as "lo-hi"; NULL otherwise */
   const char *help;     /* one line for the reference */
   size_t offset;        /* field in za_options_t */
 } opt_desc_t;
@@ -19,10 +20,33 @@ typedef struct {
 #define BOOL_VALUES "1,0,yes,no,true,false,on,off"
 
 static const opt_desc_t options[] = {
-  {"ZALLOC_MODE", OPT_ENUM, "arena", "arena",
-   "Allocator backend. `arena`: per-thread bump allocation, O(1) malloc and free, memory "
-   "is reused only when the newest block of a chunk is freed or a whole chunk empties.",
+  {"ZALLOC_MODE", OPT_ENUM, "gpa", "gpa,arena",
+   "Allocator backend. `gpa`: the checked general-purpose allocator - call stacks at every "
+   "allocation and free, guard bytes, a quarantine of freed blocks, double/invalid free and "
+   "mismatch findings, and a leak check at exit. `arena`: per-thread bump allocation, O(1) "
+   "malloc and free, no checks beyond invalid and double frees; memory is reused only when the "
+   "newest block of a chunk is freed or a whole chunk empties.",
    offsetof(za_options_t, mode)},
+  {"ZALLOC_STACK_DEPTH", OPT_INT, "16", "0-64",
+   "gpa: frames of call stack recorded at every allocation and free (unwound with DWARF call "
+   "frame information, so binaries without frame pointers give full stacks). `0` records none: "
+   "faster, but findings and leaks then have no stacks.",
+   offsetof(za_options_t, stack_depth)},
+  {"ZALLOC_QUARANTINE", OPT_SIZE, "16M", "0-1T",
+   "gpa: bytes of freed blocks kept filled with a pattern before their memory is reused, so a "
+   "write after free is caught (checked when a block leaves the quarantine and at exit) and a "
+   "double free names the first free. A number of bytes, with an optional K, M or G suffix; "
+   "`0` turns the quarantine off.",
+   offsetof(za_options_t, quarantine)},
+  {"ZALLOC_GUARD", OPT_BOOL, "1", BOOL_VALUES,
+   "gpa: guard bytes before and after every block, checked at free, realloc and exit, so a "
+   "heap overflow or underflow is reported with the block and its allocation stack.",
+   offsetof(za_options_t, guard)},
+  {"ZALLOC_LEAKS", OPT_ENUM, "lost", "lost,all,off",
+   "gpa: the leak check at exit. `lost`: blocks no pointer reaches (definitely and indirectly "
+   "lost) grouped by allocation stack, still-reachable memory as one line. `all`: also list "
+   "the still-reachable blocks by stack. `off`: no leak check.",
+   offsetof(za_options_t, leaks)},
   {"ZALLOC_LOG", OPT_PATH, "stderr", NULL,
    "Where the exit report (and, with ZALLOC_ABORT, the first error) goes: `stderr`, or a file "
    "path opened for appending; `%p` in the path becomes the process id, so a tree of processes "
@@ -36,7 +60,7 @@ static const opt_desc_t options[] = {
 #define N_OPTIONS (sizeof options / sizeof options[0])
 
 const char *za_mode_name(za_mode_t mode) {
-  static const char *names[ZA_MODE_COUNT] = {"arena"};
+  static const char *names[ZA_MODE_COUNT] = {"gpa", "arena"};
   return mode < ZA_MODE_COUNT ? names[mode] : "?";
 }
 
@@ -58,10 +82,36 @@ static int list_index(const char *list, const char *value) {
 #define SHOWN_MAX 160
 #define shown(s, buf) za_shown((s), (buf), SHOWN_MAX)
 
+/* A decimal number at the start of `s`, ending at '\0' or '-' (range strings "lo-hi"); with
+ * `suffixes`, optionally followed by K, M, G or T (powers of 1024). False on anything else or
+ * on overflow. */
+static bool parse_number(const char *s, bool suffixes, unsigned long long *out) {
+  unsigned long long v = 0;
+  const char *p = s;
+  for (; *p >= '0' && *p <= '9'; p++)
+    if (__builtin_mul_overflow(v, 10, &v) || __builtin_add_overflow(v, (unsigned)(*p - '0'), &v))
+      return false;
+  if (p == s) return false;
+  if (suffixes && *p) {
+    const char *units = "KMGT", *u = strchr(units, *p >= 'a' ? *p - 32 : *p);
+    if (!u || !*u) return false;
+    for (const char *k = units; k <= u; k++)
+      if (__builtin_mul_overflow(v, 1024, &v)) return false;
+    p++;
+  }
+  if (*p && *p != '-') return false;
+  *out = v;
+  return true;
+}
+
 static void set_defaults(za_options_t *o) {
   memset(o, 0, sizeof *o);
-  o->mode = ZA_MODE_ARENA;
+  o->mode = ZA_MODE_GPA;
   o->abort_on_error = false;
+  o->stack_depth = 16;
+  o->quarantine = 16 * ZA_MiB;
+  o->guard = true;
+  o->leaks = ZA_LEAKS_LOST;
   strcpy(o->log, "stderr");
 }
 
@@ -88,6 +138,22 @@ static bool parse_one(const opt_desc_t *d, const char *value, za_options_t *out,
       return false;
     }
     *(bool *)field = (i % 2) == 0; /* even entries of BOOL_VALUES are the true spellings */
+    return true;
+  }
+  case OPT_INT:
+  case OPT_SIZE: {
+    unsigned long long lo, hi, v;
+    if (!parse_number(d->values, false, &lo) || !parse_number(strchr(d->values, '-') + 1, true, &hi))
+      return false; /* the table itself is wrong: caught by the unit tests */
+    if (!parse_number(value, d->kind == OPT_SIZE, &v) || v < lo || v > hi) {
+      za_snprintf(err, errlen, "zalloc: %s=%s is not %s from %s; accepted: %s", d->name,
+                  shown(value, buf), d->kind == OPT_SIZE ? "a size" : "a whole number",
+                  d->values, d->kind == OPT_SIZE ? "bytes, optionally with a K, M or G suffix (e.g. 64M)"
+                                                 : "decimal digits");
+      return false;
+    }
+    if (d->kind == OPT_INT) *(int *)field = (int)v;
+    else *(size_t *)field = (size_t)v;
     return true;
   }
   case OPT_PATH: {
@@ -164,6 +230,8 @@ void za_options_write_markdown(za_out_t *o) {
     za_out_printf(o, "| `%s` | `%s` | ", d->name, d->def);
     if (d->kind == OPT_PATH) {
       za_out_str(o, "`stderr` or a file path");
+    } else if (d->kind == OPT_INT || d->kind == OPT_SIZE) {
+      za_out_printf(o, "%s`%s`", d->kind == OPT_SIZE ? "bytes, " : "", d->values);
     } else {
       za_out_str(o, "`");
       for (const char *p = d->values; *p; p++) /* "a,b" -> "`a`, `b`" */

@@ -7,13 +7,20 @@
 #include "out.h"
 
 /* The backends, in the order their names appear in ZALLOC_MODE's accepted values. */
-typedef enum za_mode { ZA_MODE_ARENA, ZA_MODE_COUNT } za_mode_t;
+typedef enum za_mode { ZA_MODE_GPA, ZA_MODE_ARENA, ZA_MODE_COUNT } za_mode_t;
+
+/* ZALLOC_LEAKS: what the exit report says about blocks still allocated (GPA mode). */
+typedef enum za_leaks_mode { ZA_LEAKS_LOST, ZA_LEAKS_ALL, ZA_LEAKS_OFF } za_leaks_mode_t;
 
 #define ZA_PATH_MAX 512
 
 typedef struct za_options {
   za_mode_t mode;
   bool abort_on_error;
+  int stack_depth;         /* frames captured at allocation and free; 0: no stacks */
+  size_t quarantine;       /* bytes of freed blocks held back before reuse */
+  bool guard;              /* guard bytes around every block */
+  za_leaks_mode_t leaks;
   char log[ZA_PATH_MAX];   /* "stderr", or a path in which %p still stands for the pid */
 } za_options_t;
 

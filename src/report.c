@@ -1,6 +1,9 @@
 /* zalloc - the exit report (see report.h). */
 #include "report.h"
 #include "backend.h"
+#include "findings.h"
+#include "leaks.h"
+#include "stack.h"
 #include "options.h"
 #include "prim.h"
 #include "runtime.h"
@@ -79,6 +82,9 @@ void za_report_exit(void) {
   static atomic_flag done = ATOMIC_FLAG_INIT;
   if (atomic_flag_test_and_set(&done)) return;
   za_runtime_ensure();
+  /* Everything zalloc allocates from here on (symbolisation) is its own, not the program's. */
+  za_stack_internal_begin();
+  if (za_backend->check_all) za_backend->check_all();
 
   za_counters_t c;
   za_thread_sum_counters(&c);
@@ -101,11 +107,15 @@ void za_report_exit(void) {
                 (size_t)v[ZA_C_ALIGNED], (size_t)v[ZA_C_FREE]);
   za_out_printf(o, "%s  allocated:   %N blocks, %B in total; peak in use %B\n", pre,
                 (size_t)v[ZA_C_BLOCKS_ALLOC], (size_t)v[ZA_C_BYTES_ALLOC], peak);
-  if (live_blocks)
+  if (za_backend->for_each_live && za_opt.leaks != ZA_LEAKS_OFF) {
+    za_leak_totals_t totals;
+    za_leaks_check(o, pre, &totals);
+  } else if (live_blocks) {
     za_out_printf(o, "%s  leaked:      %N blocks, %N bytes still allocated at exit\n", pre,
                   live_blocks, live_bytes);
-  else
+  } else {
     za_out_printf(o, "%s  leaked:      nothing: every block was freed\n", pre);
+  }
   size_t deepbinds = atomic_load(&deepbind_count);
   if (deepbinds)
     za_out_printf(o, "%s  note:        RTLD_DEEPBIND dropped from %N dlopen call%s (first: %s), "
@@ -117,6 +127,10 @@ void za_report_exit(void) {
     {fs.bad_realloc, "invalid realloc"},
     {fs.bad_usable_size, "invalid malloc_usable_size"},
     {fs.bad_request, fs.bad_request == 1 ? "impossible request" : "impossible requests"},
+    {fs.overflow, "heap overflow"},
+    {fs.underflow, "heap underflow"},
+    {fs.write_after_free, "write after free"},
+    {fs.mismatch, "mismatched deallocation"},
   };
   uint64_t errors = 0;
   for (size_t k = 0; k < sizeof kinds / sizeof kinds[0]; k++) errors += kinds[k].n;
@@ -137,11 +151,14 @@ void za_report_exit(void) {
       za_out_printf(o, "%s%N more distinct errors, counted but not listed\n", pre, (size_t)fs.not_listed);
   }
   report_end(&r);
+  za_stack_symbols_done();
+  za_stack_internal_end();
 }
 
 _Noreturn void za_report_abort(const za_finding_t *f) {
   char buf[1024];
   report_t r;
+  za_stack_internal_begin();
   report_begin(&r, buf, sizeof buf);
   za_finding_write(&r.o, r.pre, f);
   za_out_printf(&r.o, "%szalloc: aborting at the first heap error (ZALLOC_ABORT=1)\n", r.pre);

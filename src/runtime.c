@@ -7,6 +7,7 @@
 #include "out.h"
 #include "prim.h"
 #include "segmap.h"
+#include "stack.h"
 #include "stats.h"
 #include "thread.h"
 
@@ -21,6 +22,7 @@ const za_backend_t *za_backend;
 static int init_tid;
 
 static const za_backend_t *const backends[ZA_MODE_COUNT] = {
+  [ZA_MODE_GPA] = &za_gpa_backend,
   [ZA_MODE_ARENA] = &za_arena_backend,
 };
 
@@ -105,6 +107,7 @@ static int forking_pid;
 void za_fork_prepare(void) {
   za_runtime_ensure();
   forking_pid = za_os_getpid();
+  za_stack_fork_prepare();
   za_thread_fork_prepare();
   za_backend->fork_prepare();
   za_large_fork_prepare();
@@ -116,6 +119,7 @@ void za_fork_parent(void) {
   za_large_fork_parent();
   za_backend->fork_parent();
   za_thread_fork_parent();
+  za_stack_fork_parent();
 }
 
 void za_fork_child(void) {
@@ -123,6 +127,7 @@ void za_fork_child(void) {
   za_findings_fork_child();
   za_large_fork_child();
   za_backend->fork_child();
+  za_stack_fork_child();   /* before the dead threads' caches are released */
   za_thread_fork_child();
   za_stats_reset();
 }

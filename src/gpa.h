@@ -1,0 +1,19 @@
+/* zalloc - the GPA backend's internals shared with its quarantine (quarantine.c). The
+ * backend itself is za_gpa_backend (backend.h); see gpa.c for its design. */
+#ifndef ZA_GPA_H
+#define ZA_GPA_H
+#include "backend.h"
+
+/* Byte patterns. Guard bytes around every block; freed blocks while in the quarantine. Both
+ * odd, non-zero and not a plausible pointer byte, so a program reading them gets an address
+ * that faults rather than one that works. */
+#define ZA_GUARD_BYTE 0xabu
+#define ZA_FREED_BYTE 0xfdu
+
+/* A quarantined block leaves the quarantine: check its fill pattern (recording a write after
+ * free), then make its memory reusable. Called by the quarantine without any lock held. */
+void za_gpa_release(za_thread_t *t, uintptr_t p);
+
+/* First byte in [p, p + n) that is not `byte`, or NULL. */
+const unsigned char *za_pattern_find_mismatch(const unsigned char *p, size_t n, unsigned char byte);
+#endif

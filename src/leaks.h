@@ -1,0 +1,62 @@
+/* zalloc - the leak check at exit (GPA mode).
+ *
+ * First glibc's own memory is released (__libc_freeres, as valgrind does), so its caches are
+ * not counted. Then every live block is classified by a conservative scan, without stopping
+ * threads (at exit only the exiting thread runs user code):
+ *   - roots: every readable, writable mapping of the process that is not zalloc's own (module
+ *     data and bss, thread stacks and their TLS, mappings the program made itself), and the
+ *     calling thread's registers;
+ *   - any aligned word that points into a live block (at its start or inside it) reaches it;
+ *     reached blocks are scanned in turn;
+ *   - a block no root reaches is lost: "indirectly lost" if some other lost block points to it,
+ *     else "definitely lost" (of a cycle of lost blocks, one is definitely lost).
+ * Lost blocks are reported grouped by allocation stack, largest group first; still-reachable
+ * memory is one summary line, or listed in full with ZALLOC_LEAKS=all. */
+#ifndef ZA_LEAKS_H
+#define ZA_LEAKS_H
+#include "common.h"
+#include "out.h"
+#include "stack.h"
+
+/* A live block, as the backend describes it to the leak check. */
+typedef struct za_live_block {
+  uintptr_t addr;              /* the pointer the program was given */
+  size_t size;                 /* bytes requested */
+  za_stack_id_t alloc_stack;
+  int tid;                     /* allocating thread */
+} za_live_block_t;
+
+typedef enum za_leak_class { ZA_LEAK_REACHABLE, ZA_LEAK_INDIRECT, ZA_LEAK_DEFINITE } za_leak_class_t;
+
+typedef struct za_leak_totals {
+  size_t blocks[3], bytes[3];  /* indexed by za_leak_class_t */
+} za_leak_totals_t;
+
+/* Once, at start-up: `self` is an address inside libzalloc.so (its exported malloc), whose
+ * writable segments are then left out of the roots; NULL (unit tests, which link the core
+ * into the test program: that program's data must stay a root) leaves no module out. */
+void za_leaks_init(const void *self);
+
+/* Release glibc's memory, scan, classify and write the leak section of the report (each line
+ * starting with `prefix`). Returns the totals (also when nothing is written). Uses the
+ * backend's for_each_live; must run after every other thread's last allocation that matters
+ * (the exit report). */
+void za_leaks_check(za_out_t *o, const char *prefix, za_leak_totals_t *totals);
+
+/* ---- the steps, on their own for the unit tests ---- */
+
+typedef void (*za_live_walk_t)(void (*fn)(void *ctx, const za_live_block_t *b), void *ctx);
+
+/* za_leaks_check without __libc_freeres, with the blocks `walk` reports (NULL: writes nothing,
+ * zero totals), and its output ordered as described there. */
+void za_leaks_scan(za_live_walk_t walk, za_out_t *o, const char *prefix, za_leak_totals_t *totals);
+
+typedef struct za_leak_range { uintptr_t lo, hi; } za_leak_range_t;
+
+/* Mark and classify: `blocks` sorted by address and disjoint; `roots` readable ranges whose
+ * aligned words are read. Sets cls[i] to block i's za_leak_class_t. A block of size 0 is
+ * reached by its start address only. False (cls unset) if memory for the worklist could not
+ * be mapped. */
+bool za_leaks_classify(const za_live_block_t *blocks, size_t n, const za_leak_range_t *roots,
+                       size_t nroots, uint8_t *cls);
+#endif
