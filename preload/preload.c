@@ -10,6 +10,7 @@
  * (glibc's atexit calls calloc under its own lock). */
 #include "../src/report.h"
 #include "../src/runtime.h"
+#include "../src/stack.h"
 #include "../src/zalloc.h"
 
 #include <dlfcn.h>
@@ -51,7 +52,8 @@ EXPORT int __posix_memalign(void **out, size_t align, size_t size) { return za_p
 /* dlopen with RTLD_DEEPBIND makes the library resolve malloc in its own scope, to glibc's,
  * while the program frees what it returns with ours (and the other way round): glibc then
  * aborts on pointers it never handed out. Drop the flag, so every library shares one heap,
- * and say so in the report. The real dlopen is looked up on first use, outside malloc. */
+ * and say so in the report. The real dlopen is looked up on first use, outside malloc.
+ * Loading or unloading code also makes the stack unwinder's cached frame rules stale. */
 EXPORT void *dlopen(const char *file, int mode) {
   static void *(*real_dlopen)(const char *, int);
   if (!real_dlopen) real_dlopen = (void *(*)(const char *, int))dlsym(RTLD_NEXT, "dlopen");
@@ -59,12 +61,25 @@ EXPORT void *dlopen(const char *file, int mode) {
     mode &= ~RTLD_DEEPBIND;
     za_report_note_deepbind(file);
   }
-  return real_dlopen(file, mode);
+  void *handle = real_dlopen(file, mode);
+  za_stack_modules_changed();
+  return handle;
 }
 
+EXPORT int dlclose(void *handle) {
+  static int (*real_dlclose)(void *);
+  if (!real_dlclose) real_dlclose = (int (*)(void *))dlsym(RTLD_NEXT, "dlclose");
+  int r = real_dlclose(handle);
+  za_stack_modules_changed();
+  return r;
+}
+
+/* The unwinder is loaded here too (it allocates, and dlopen takes the loader's lock): captures
+ * before this point return no stack. `malloc` marks our own code, left out of every stack. */
 __attribute__((constructor)) static void zalloc_start(void) {
   za_runtime_ensure();
   pthread_atfork(za_fork_prepare, za_fork_parent, za_fork_child);
+  za_stack_init((void *)malloc);
 }
 
 /* Our destructor runs before those of libraries initialised ahead of us (all the program's

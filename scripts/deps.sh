@@ -4,7 +4,9 @@
 # Idempotent: installs nothing (and needs no root) when everything is there.
 set -euo pipefail
 job="${1:-test}"
-pkgs=(gcc libc6-dev cmake ninja-build pkg-config binutils)
+# Every job builds: libunwind-dev and libdw-dev give the headers of the unwinder and the
+# symboliser that src/stack.c and src/symbolize.c dlopen at run time.
+pkgs=(gcc libc6-dev cmake ninja-build pkg-config binutils libunwind-dev libdw-dev)
 case "$job" in
   build) ;;
   test) pkgs+=(libcriterion-dev g++ coreutils dash python3 perl git) ;;
