@@ -1,6 +1,10 @@
 /* zalloc - OS primitives. Every system call zalloc makes goes through this contract, so the
  * set of syscalls on the hot path stays small (mmap, munmap, mremap, madvise) and auditable.
- * Nothing here allocates. Functions return NULL / a negative errno on failure. */
+ * Nothing here allocates. Functions return NULL / a negative errno on failure.
+ *
+ * Every mapping made through za_os_map / _map_aligned / _reserve / _remap and not yet given
+ * back through za_os_unmap / _remap is recorded in the mapping registry (whole pages), so the
+ * leak check can leave zalloc's own memory out of its roots. */
 #ifndef ZA_PRIM_H
 #define ZA_PRIM_H
 #include "common.h"
@@ -12,12 +16,26 @@ void  za_os_unmap(void *p, size_t size);
 void *za_os_remap(void *p, size_t old_size, size_t new_size); /* may move */
 void  za_os_decommit(void *p, size_t size);       /* give pages back, contents read as zero */
 
+/* The mapping registry: calls fn(ctx, lo, hi) for each maximal page range [lo, hi) zalloc has
+ * mapped, in ascending address order, under the registry's lock: `fn` must not map or unmap
+ * through za_os_*. Returns false if the registry ever failed to record a mapping (it could
+ * not grow), so the ranges may be missing some of zalloc's memory. */
+bool  za_os_for_each_mapping(void (*fn)(void *ctx, uintptr_t lo, uintptr_t hi), void *ctx);
+size_t za_os_mapping_count(void);                 /* ranges for_each_mapping would report now */
+/* Fork: the registry's lock is a leaf (taken inside every other lock's critical sections), so
+ * prepare takes it after every other lock and parent/child release it before them. The child
+ * keeps the registry: its mappings are the parent's. */
+void  za_os_fork_prepare(void);
+void  za_os_fork_parent(void);
+void  za_os_fork_child(void);
+
 int   za_os_open_append(const char *path);        /* fd, or -errno */
 int   za_os_open_read(const char *path);          /* fd, or -errno */
 /* 0 if `path` could be opened for appending (created if missing), else -errno. Creates
  * nothing: a process that never writes its report leaves no empty file behind. */
 int   za_os_check_writable(const char *path);
 long  za_os_read(int fd, void *buf, size_t n);
+long  za_os_pread(int fd, void *buf, size_t n, uint64_t offset);
 int   za_os_dup_high(int fd);                     /* close-on-exec copy numbered high, or -1 */
 bool  za_os_fd_open(int fd);
 void  za_os_close(int fd);

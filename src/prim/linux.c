@@ -1,5 +1,7 @@
-/* zalloc - OS primitives for Linux (see prim.h for the contract). */
+/* zalloc - OS primitives for Linux (see prim.h for the contract): every system call, and the
+ * registry of zalloc's own mappings. */
 #include "../prim.h"
+#include "../lock.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -10,36 +12,183 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-void *za_os_map(size_t size) {
-  void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+/* ---- the mapping registry ------------------------------------------------------------------
+ * A sorted array of disjoint, non-adjacent page ranges [lo, hi) (adjacent ones are merged), in
+ * memory from raw mmap, itself recorded in it. Updates are a binary search and a memmove under
+ * a leaf lock; the system call happens outside the lock, ordered so that no range is ever
+ * recorded after another thread could have been given its address: a mapping is recorded
+ * after mmap returns it and forgotten before munmap gives it back. In between, a mapping the
+ * registry does not show is only scanned as a root (conservative), never the reverse. */
+
+typedef struct reg_range { uintptr_t lo, hi; } reg_range_t;
+
+static reg_range_t *reg;         /* the ranges, ascending */
+static size_t reg_n, reg_cap;
+static bool reg_lost;            /* the array could not grow once: some mapping is missing */
+static za_lock_t reg_lock = ZA_LOCK_INIT;
+
+static void *raw_map(size_t size, int extra_flags) {
+  void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | extra_flags,
+                 -1, 0);
   return p == MAP_FAILED ? NULL : p;
 }
 
+static uintptr_t page_up(uintptr_t x) { return za_align_up_ptr(x, ZA_PAGE_SIZE); }
+
+/* Index of the first range that ends above `addr` (reg_n if none). */
+static size_t reg_find(uintptr_t addr) {
+  size_t lo = 0, hi = reg_n;
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    if (reg[mid].hi <= addr) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/* Record [lo, hi), merging with whatever it touches or overlaps. Needs one free slot. */
+static void reg_add_locked(uintptr_t lo, uintptr_t hi) {
+  size_t i = lo ? reg_find(lo - 1) : 0;      /* first range with hi >= lo: touching counts */
+  size_t j = i;
+  while (j < reg_n && reg[j].lo <= hi) j++;  /* ranges [i, j) touch or overlap [lo, hi) */
+  if (i == j) {
+    memmove(&reg[i + 1], &reg[i], (reg_n - i) * sizeof *reg);
+    reg[i] = (reg_range_t){lo, hi};
+    reg_n++;
+    return;
+  }
+  if (reg[i].lo < lo) lo = reg[i].lo;
+  if (reg[j - 1].hi > hi) hi = reg[j - 1].hi;
+  reg[i] = (reg_range_t){lo, hi};
+  memmove(&reg[i + 1], &reg[j], (reg_n - j) * sizeof *reg);
+  reg_n -= j - i - 1;
+}
+
+/* Forget [lo, hi): ranges inside it go, ranges across its ends are cut, and a range that
+ * contains it is split in two. Needs one free slot. */
+static void reg_remove_locked(uintptr_t lo, uintptr_t hi) {
+  size_t i = reg_find(lo);
+  if (i == reg_n || reg[i].lo >= hi) return;
+  if (reg[i].lo < lo && reg[i].hi > hi) {    /* split */
+    memmove(&reg[i + 1], &reg[i], (reg_n - i) * sizeof *reg);
+    reg_n++;
+    reg[i].hi = lo;
+    reg[i + 1].lo = hi;
+    return;
+  }
+  if (reg[i].lo < lo) {                      /* keep its head */
+    reg[i].hi = lo;
+    i++;
+  }
+  size_t j = i;
+  while (j < reg_n && reg[j].hi <= hi) j++;  /* [i, j) lie wholly inside: drop them */
+  if (j < reg_n && reg[j].lo < hi) reg[j].lo = hi;  /* keep its tail */
+  memmove(&reg[i], &reg[j], (reg_n - j) * sizeof *reg);
+  reg_n -= j - i;
+}
+
+/* Make room for an update (each adds at most one range). Growing records the new array and
+ * forgets the old one in the new array, which has room for both. False: out of memory. */
+static bool reg_reserve_locked(void) {
+  if (reg_n + 2 <= reg_cap) return true;
+  size_t ncap = reg_cap ? reg_cap * 2 : ZA_PAGE_SIZE / sizeof *reg;
+  reg_range_t *nr = raw_map(ncap * sizeof *reg, 0);
+  if (!nr) {
+    reg_lost = true;
+    return false;
+  }
+  reg_range_t *old = reg;
+  size_t oldcap = reg_cap;
+  if (old) memcpy(nr, old, reg_n * sizeof *reg);
+  reg = nr;
+  reg_cap = ncap;
+  reg_add_locked((uintptr_t)nr, (uintptr_t)nr + ncap * sizeof *reg);
+  if (old) {
+    reg_remove_locked((uintptr_t)old, (uintptr_t)old + oldcap * sizeof *reg);
+    munmap(old, oldcap * sizeof *reg);
+  }
+  return true;
+}
+
+static void reg_add(void *p, size_t size) {
+  uintptr_t lo = (uintptr_t)p;
+  za_lock(&reg_lock);
+  if (reg_reserve_locked()) reg_add_locked(lo, page_up(lo + size));
+  za_unlock(&reg_lock);
+}
+
+static void reg_remove(void *p, size_t size) {
+  uintptr_t lo = (uintptr_t)p;
+  za_lock(&reg_lock);
+  /* Out of room, the range stays recorded: the scan then misses a root it would have read,
+   * not memory of ours; mark the registry imprecise either way. */
+  if (reg_reserve_locked()) reg_remove_locked(lo, page_up(lo + size));
+  za_unlock(&reg_lock);
+}
+
+bool za_os_for_each_mapping(void (*fn)(void *ctx, uintptr_t lo, uintptr_t hi), void *ctx) {
+  za_lock(&reg_lock);
+  for (size_t i = 0; i < reg_n; i++) fn(ctx, reg[i].lo, reg[i].hi);
+  bool complete = !reg_lost;
+  za_unlock(&reg_lock);
+  return complete;
+}
+
+size_t za_os_mapping_count(void) {
+  za_lock(&reg_lock);
+  size_t n = reg_n;
+  za_unlock(&reg_lock);
+  return n;
+}
+
+void za_os_fork_prepare(void) { za_lock(&reg_lock); }
+void za_os_fork_parent(void) { za_unlock(&reg_lock); }
+void za_os_fork_child(void) { za_lock_reset(&reg_lock); }
+
+/* ---- mappings ------------------------------------------------------------------------------ */
+
+void *za_os_map(size_t size) {
+  void *p = raw_map(size, 0);
+  if (p) reg_add(p, size);
+  return p;
+}
+
 void *za_os_reserve(size_t size) {
-  void *p = mmap(NULL, size, PROT_READ | PROT_WRITE,
-                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-  return p == MAP_FAILED ? NULL : p;
+  void *p = raw_map(size, MAP_NORESERVE);
+  if (p) reg_add(p, size);
+  return p;
 }
 
 /* Over-map by `align`, then trim both ends so the mapping starts on the boundary. */
 void *za_os_map_aligned(size_t size, size_t align) {
   if (align <= ZA_PAGE_SIZE) return za_os_map(size);
   if (size > SIZE_MAX - align) return NULL;
-  uint8_t *raw = za_os_map(size + align);
+  uint8_t *raw = raw_map(size + align, 0);
   if (raw == NULL) return NULL;
   uint8_t *start = (uint8_t *)za_align_up_ptr((uintptr_t)raw, align);
   size_t head = (size_t)(start - raw);
   size_t tail = align - head;
   if (head) munmap(raw, head);
   if (tail) munmap(start + size, tail);
+  reg_add(start, size);
   return start;
 }
 
-void za_os_unmap(void *p, size_t size) { munmap(p, size); }
+void za_os_unmap(void *p, size_t size) {
+  reg_remove(p, size);
+  munmap(p, size);
+}
 
+/* Forgotten before the call (the old range may be given back), recorded again after it. */
 void *za_os_remap(void *p, size_t old_size, size_t new_size) {
+  reg_remove(p, old_size);
   void *q = mremap(p, old_size, new_size, MREMAP_MAYMOVE);
-  return q == MAP_FAILED ? NULL : q;
+  if (q == MAP_FAILED) {
+    reg_add(p, old_size);
+    return NULL;
+  }
+  reg_add(q, new_size);
+  return q;
 }
 
 void za_os_decommit(void *p, size_t size) { madvise(p, size, MADV_DONTNEED); }
@@ -73,6 +222,12 @@ int za_os_check_writable(const char *path) {
 long za_os_read(int fd, void *buf, size_t n) {
   long r;
   do r = read(fd, buf, n); while (r < 0 && errno == EINTR);
+  return r;
+}
+
+long za_os_pread(int fd, void *buf, size_t n, uint64_t offset) {
+  long r;
+  do r = pread(fd, buf, n, (off_t)offset); while (r < 0 && errno == EINTR);
   return r;
 }
 
