@@ -35,7 +35,7 @@ static const opt_desc_t options[] = {
   {"ZALLOC_QUARANTINE", OPT_SIZE, "16M", "0-1T",
    "gpa: bytes of freed blocks kept filled with a pattern before their memory is reused, so a "
    "write after free is caught (checked when a block leaves the quarantine and at exit) and a "
-   "double free names the first free. A number of bytes, with an optional K, M or G suffix; "
+   "double free names the first free. A number of bytes, with an optional K, M, G or T suffix; "
    "`0` turns the quarantine off.",
    offsetof(za_options_t, quarantine)},
   {"ZALLOC_GUARD", OPT_BOOL, "1", BOOL_VALUES,
@@ -82,10 +82,11 @@ static int list_index(const char *list, const char *value) {
 #define SHOWN_MAX 160
 #define shown(s, buf) za_shown((s), (buf), SHOWN_MAX)
 
-/* A decimal number at the start of `s`, ending at '\0' or '-' (range strings "lo-hi"); with
+/* A decimal number at the start of `s`, ending at '\0' or at `end` (pass '-' for the low end
+ * of a range string "lo-hi", '\0' otherwise, so a value such as "1-2" is refused); with
  * `suffixes`, optionally followed by K, M, G or T (powers of 1024). False on anything else or
  * on overflow. */
-static bool parse_number(const char *s, bool suffixes, unsigned long long *out) {
+static bool parse_number(const char *s, bool suffixes, char end, unsigned long long *out) {
   unsigned long long v = 0;
   const char *p = s;
   for (; *p >= '0' && *p <= '9'; p++)
@@ -99,7 +100,7 @@ static bool parse_number(const char *s, bool suffixes, unsigned long long *out) 
       if (__builtin_mul_overflow(v, 1024, &v)) return false;
     p++;
   }
-  if (*p && *p != '-') return false;
+  if (*p && *p != end) return false;
   *out = v;
   return true;
 }
@@ -143,13 +144,17 @@ static bool parse_one(const opt_desc_t *d, const char *value, za_options_t *out,
   case OPT_INT:
   case OPT_SIZE: {
     unsigned long long lo, hi, v;
-    if (!parse_number(d->values, false, &lo) || !parse_number(strchr(d->values, '-') + 1, true, &hi))
+    if (!parse_number(d->values, false, '-', &lo) ||
+        !parse_number(strchr(d->values, '-') + 1, true, '\0', &hi))
       return false; /* the table itself is wrong: caught by the unit tests */
-    if (!parse_number(value, d->kind == OPT_SIZE, &v) || v < lo || v > hi) {
-      za_snprintf(err, errlen, "zalloc: %s=%s is not %s from %s; accepted: %s", d->name,
-                  shown(value, buf), d->kind == OPT_SIZE ? "a size" : "a whole number",
-                  d->values, d->kind == OPT_SIZE ? "bytes, optionally with a K, M or G suffix (e.g. 64M)"
-                                                 : "decimal digits");
+    if (!parse_number(value, d->kind == OPT_SIZE, '\0', &v) || v < lo || v > hi) {
+      const char *hi_text = strchr(d->values, '-') + 1;
+      char lo_text[24];
+      za_snprintf(lo_text, sizeof lo_text, "%llu", lo);
+      za_snprintf(err, errlen, "zalloc: %s=%s is not %s; accepted: %s from %s to %s%s", d->name,
+                  shown(value, buf), d->kind == OPT_SIZE ? "a valid size" : "a valid number",
+                  d->kind == OPT_SIZE ? "a size in bytes" : "a whole number", lo_text, hi_text,
+                  d->kind == OPT_SIZE ? ", optionally with a K, M, G or T suffix (e.g. 64M)" : "");
       return false;
     }
     if (d->kind == OPT_INT) *(int *)field = (int)v;

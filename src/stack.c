@@ -52,7 +52,8 @@ static ZA_TLS za_stack_tls_t za_stack_tls;
 
 /* ---- the internal flag ----------------------------------------------------------------- */
 
-bool za_stack_internal(void) { return za_stack_tls.internal != 0; }
+/* Also while capturing: what the unwinder allocates (its per-thread table) is zalloc's. */
+bool za_stack_internal(void) { return (za_stack_tls.internal | za_stack_tls.capturing) != 0; }
 void za_stack_internal_begin(void) { za_stack_tls.internal++; }
 void za_stack_internal_end(void) {
   if (za_stack_tls.internal) za_stack_tls.internal--;
@@ -117,12 +118,16 @@ static bool load_unwinder(void) {
 }
 
 void za_stack_init(const void *self) {
-  if (atomic_load(&za_unw.ready) || !load_unwinder()) return;
+  if (atomic_load(&za_unw.ready)) return;
+  za_stack_internal_begin(); /* dlopen's allocations are zalloc's, not the program's */
+  bool loaded = load_unwinder();
+  za_stack_internal_end();
+  if (!loaded) return;
   za_unw.self = exec_segment_of(self);
   atomic_store_explicit(&za_unw.ready, true, memory_order_release);
   /* Warm up here, outside malloc: libunwind's one-time set-up and this thread's table. */
   void *warm[4];
-  za_stack_tls.capturing = 1;
+  za_stack_tls.capturing = 1; /* also marks what libunwind allocates as zalloc's own */
   za_unw.backtrace(warm, 4);
   za_stack_tls.capturing = 0;
 }
