@@ -102,6 +102,11 @@ typedef struct marker {
   const za_live_block_t *b;
   size_t n;
   uintptr_t min, span;   /* every block lies in [min, min + span) */
+  /* bucket[k]: the last block starting at or below min + (k << shift); a search starts there
+   * and ends at the next bucket's, so it is a probe or two where blocks are dense. */
+  uint32_t *bucket;
+  size_t nbuckets;
+  unsigned shift;
   uint8_t *cls;
   uint32_t *work;        /* blocks whose contents are still to be read */
   size_t top;
@@ -118,7 +123,9 @@ static inline size_t reach_len(const za_live_block_t *b) { return b->size ? b->s
 /* The block `v` points into (start or interior), or SIZE_MAX. */
 static inline size_t find_block(const marker_t *m, uintptr_t v) {
   if (v - m->min >= m->span) return SIZE_MAX;
-  size_t lo = 0, hi = m->n;          /* the last block starting at or below v is in [lo, hi) */
+  size_t k = (v - m->min) >> m->shift;
+  size_t lo = m->bucket[k];          /* the last block starting at or below v is in [lo, hi) */
+  size_t hi = k + 1 < m->nbuckets ? m->bucket[k + 1] + 1 : m->n;
   while (hi - lo > 1) {
     size_t mid = lo + (hi - lo) / 2;
     if (m->b[mid].addr <= v) lo = mid;
@@ -211,17 +218,24 @@ static void scan_root(marker_t *m, uintptr_t lo, uintptr_t hi) {
 static bool classify(const za_live_block_t *blocks, size_t n, const za_leak_range_t *roots,
                      size_t nroots, uint8_t *cls, int pagemap_fd) {
   if (n == 0) return true;
-  uint32_t *work = NULL;
-  size_t work_bytes = za_align_up(2 * n * sizeof *work, ZA_PAGE_SIZE);
-  if (n > UINT32_MAX || (work = za_os_map(work_bytes)) == NULL) return false;
-  marker_t m = {.b = blocks, .n = n, .cls = cls, .work = work, .owner = work + n,
-                .start = SIZE_MAX, .pagemap_fd = pagemap_fd, .min = blocks[0].addr};
-  uintptr_t max = 0;
+  uintptr_t min = blocks[0].addr, max = 0;
   for (size_t i = 0; i < n; i++) {
     cls[i] = UNREACHED;
     if (blocks[i].addr + reach_len(&blocks[i]) > max) max = blocks[i].addr + reach_len(&blocks[i]);
   }
-  m.span = max - m.min;
+  unsigned shift = 4;
+  while (((max - min) >> shift) > 2 * n) shift++;
+  size_t nbuckets = ((max - min) >> shift) + 1;
+  uint32_t *work = NULL;
+  size_t work_bytes = za_align_up((2 * n + nbuckets) * sizeof *work, ZA_PAGE_SIZE);
+  if (n > UINT32_MAX / 2 || (work = za_os_map(work_bytes)) == NULL) return false;
+  marker_t m = {.b = blocks, .n = n, .cls = cls, .work = work, .owner = work + n,
+                .bucket = work + 2 * n, .nbuckets = nbuckets, .shift = shift,
+                .start = SIZE_MAX, .pagemap_fd = pagemap_fd, .min = min, .span = max - min};
+  for (size_t k = 0, i = 0; k < nbuckets; k++) {
+    while (i + 1 < n && blocks[i + 1].addr <= min + ((uintptr_t)k << shift)) i++;
+    m.bucket[k] = (uint32_t)i;
+  }
   for (size_t r = 0; r < nroots; r++) scan_root(&m, roots[r].lo, roots[r].hi);
   /* What no root reaches is lost. In address order, each lost block not yet known to be
    * reached from another is definitely lost, and floods what it reaches. */
