@@ -19,8 +19,12 @@ static bool parse(char *const *envp, za_options_t *o, char *err) {
 }
 
 static void assert_defaults(const za_options_t *o) {
-  cr_assert_eq(o->mode, ZA_MODE_ARENA);
+  cr_assert_eq(o->mode, ZA_MODE_GPA);
   cr_assert_eq(o->abort_on_error, false);
+  cr_assert_eq(o->stack_depth, 16);
+  cr_assert_eq(o->quarantine, (size_t)16 << 20);
+  cr_assert_eq(o->guard, true);
+  cr_assert_eq(o->leaks, ZA_LEAKS_LOST);
   cr_assert_str_eq(o->log, "stderr");
 }
 
@@ -74,7 +78,27 @@ Test(options, mode_arena) {
   cr_assert_str_eq(o.log, "stderr");
 }
 
+Test(options, mode_gpa) {
+  char *envp[] = {"ZALLOC_MODE=gpa", NULL};
+  za_options_t o;
+  char err[ERRLEN];
+  cr_assert(parse(envp, &o, err), "unexpected error: %s", err);
+  cr_assert_eq(o.mode, ZA_MODE_GPA);
+  cr_assert_str_eq(za_mode_name(o.mode), "gpa");
+  assert_defaults(&o);
+}
+
+/* The last assignment of a variable wins (an environment may hold a name twice). */
+Test(options, mode_later_value_wins) {
+  char *envp[] = {"ZALLOC_MODE=arena", "ZALLOC_MODE=gpa", NULL};
+  za_options_t o;
+  char err[ERRLEN];
+  cr_assert(parse(envp, &o, err), "unexpected error: %s", err);
+  cr_assert_eq(o.mode, ZA_MODE_GPA);
+}
+
 Test(options, mode_names) {
+  cr_assert_str_eq(za_mode_name(ZA_MODE_GPA), "gpa");
   cr_assert_str_eq(za_mode_name(ZA_MODE_ARENA), "arena");
   cr_assert_str_eq(za_mode_name(ZA_MODE_COUNT), "?");
 }
@@ -92,7 +116,7 @@ Test(options, abort_every_boolean_spelling) {
     cr_assert(parse(envp, &o, err), "%s rejected: %s", cases[i].var, err);
     cr_assert_eq(o.abort_on_error, cases[i].value, "%s parsed as %d", cases[i].var,
                  o.abort_on_error);
-    cr_assert_eq(o.mode, ZA_MODE_ARENA);
+    cr_assert_eq(o.mode, ZA_MODE_GPA);
     cr_assert_str_eq(o.log, "stderr");
   }
 }
@@ -112,7 +136,7 @@ Test(options, log_values) {
     char err[ERRLEN];
     cr_assert(parse(envp, &o, err), "%s rejected: %s", cases[i][0], err);
     cr_assert_str_eq(o.log, cases[i][1]);
-    cr_assert_eq(o.mode, ZA_MODE_ARENA);
+    cr_assert_eq(o.mode, ZA_MODE_GPA);
     cr_assert_eq(o.abort_on_error, false);
   }
 }
@@ -132,13 +156,94 @@ Test(options, log_longest_path_accepted) {
 }
 
 Test(options, all_variables_together) {
-  char *envp[] = {"ZALLOC_ABORT=yes", "USER=me", "ZALLOC_LOG=/tmp/r.%p", "ZALLOC_MODE=arena", NULL};
+  char *envp[] = {"ZALLOC_ABORT=yes", "USER=me", "ZALLOC_LOG=/tmp/r.%p", "ZALLOC_MODE=arena",
+                  "ZALLOC_STACK_DEPTH=8", "ZALLOC_QUARANTINE=1M", "ZALLOC_GUARD=off",
+                  "ZALLOC_LEAKS=all", NULL};
   za_options_t o;
   char err[ERRLEN];
   cr_assert(parse(envp, &o, err), "unexpected error: %s", err);
   cr_assert_eq(o.mode, ZA_MODE_ARENA);
   cr_assert_eq(o.abort_on_error, true);
   cr_assert_str_eq(o.log, "/tmp/r.%p");
+  cr_assert_eq(o.stack_depth, 8);
+  cr_assert_eq(o.quarantine, (size_t)1 << 20);
+  cr_assert_eq(o.guard, false);
+  cr_assert_eq(o.leaks, ZA_LEAKS_ALL);
+}
+
+/* ---- the GPA options: accepted values and boundaries ---------------------------------------- */
+
+Test(options, stack_depth_values) {
+  static const struct { const char *var; int value; } cases[] = {
+    {"ZALLOC_STACK_DEPTH=0", 0},   {"ZALLOC_STACK_DEPTH=1", 1},   {"ZALLOC_STACK_DEPTH=16", 16},
+    {"ZALLOC_STACK_DEPTH=63", 63}, {"ZALLOC_STACK_DEPTH=64", 64}, {"ZALLOC_STACK_DEPTH=007", 7},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    char *envp[] = {(char *)cases[i].var, NULL};
+    za_options_t o;
+    char err[ERRLEN];
+    cr_assert(parse(envp, &o, err), "%s rejected: %s", cases[i].var, err);
+    cr_assert_eq(o.stack_depth, cases[i].value, "%s parsed as %d", cases[i].var, o.stack_depth);
+    cr_assert_eq(o.mode, ZA_MODE_GPA);
+    cr_assert_eq(o.quarantine, (size_t)16 << 20);
+  }
+}
+
+Test(options, quarantine_values) {
+  static const struct { const char *var; size_t value; } cases[] = {
+    {"ZALLOC_QUARANTINE=0", 0},
+    {"ZALLOC_QUARANTINE=1", 1},
+    {"ZALLOC_QUARANTINE=4096", 4096},
+    {"ZALLOC_QUARANTINE=4K", 4096},
+    {"ZALLOC_QUARANTINE=4k", 4096},
+    {"ZALLOC_QUARANTINE=16M", (size_t)16 << 20},
+    {"ZALLOC_QUARANTINE=16m", (size_t)16 << 20},
+    {"ZALLOC_QUARANTINE=0M", 0},
+    {"ZALLOC_QUARANTINE=2G", (size_t)2 << 30},
+    {"ZALLOC_QUARANTINE=1024G", (size_t)1 << 40},  /* the top of the range, 1T */
+    {"ZALLOC_QUARANTINE=1T", (size_t)1 << 40},
+    {"ZALLOC_QUARANTINE=1099511627776", (size_t)1 << 40},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    char *envp[] = {(char *)cases[i].var, NULL};
+    za_options_t o;
+    char err[ERRLEN];
+    cr_assert(parse(envp, &o, err), "%s rejected: %s", cases[i].var, err);
+    cr_assert_eq(o.quarantine, cases[i].value, "%s parsed as %zu", cases[i].var, o.quarantine);
+    cr_assert_eq(o.stack_depth, 16);
+  }
+}
+
+Test(options, guard_every_boolean_spelling) {
+  static const struct { const char *var; bool value; } cases[] = {
+    {"ZALLOC_GUARD=1", true},     {"ZALLOC_GUARD=yes", true},  {"ZALLOC_GUARD=true", true},
+    {"ZALLOC_GUARD=on", true},    {"ZALLOC_GUARD=0", false},   {"ZALLOC_GUARD=no", false},
+    {"ZALLOC_GUARD=false", false}, {"ZALLOC_GUARD=off", false},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    char *envp[] = {(char *)cases[i].var, NULL};
+    za_options_t o;
+    char err[ERRLEN];
+    cr_assert(parse(envp, &o, err), "%s rejected: %s", cases[i].var, err);
+    cr_assert_eq(o.guard, cases[i].value, "%s parsed as %d", cases[i].var, o.guard);
+    cr_assert_eq(o.abort_on_error, false);
+  }
+}
+
+Test(options, leaks_values) {
+  static const struct { const char *var; za_leaks_mode_t value; } cases[] = {
+    {"ZALLOC_LEAKS=lost", ZA_LEAKS_LOST},
+    {"ZALLOC_LEAKS=all", ZA_LEAKS_ALL},
+    {"ZALLOC_LEAKS=off", ZA_LEAKS_OFF},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    char *envp[] = {(char *)cases[i].var, NULL};
+    za_options_t o;
+    char err[ERRLEN];
+    cr_assert(parse(envp, &o, err), "%s rejected: %s", cases[i].var, err);
+    cr_assert_eq(o.leaks, cases[i].value, "%s parsed as %d", cases[i].var, (int)o.leaks);
+    cr_assert_eq(o.mode, ZA_MODE_GPA);
+  }
 }
 
 /* ---- errors ------------------------------------------------------------------------------ */
@@ -149,7 +254,8 @@ Test(options, unknown_variable) {
   char err[ERRLEN];
   cr_assert_not(parse(envp, &o, err));
   assert_error_line(err, (const char *[]){"ZALLOC_MOED", "arena", "ZALLOC_MODE", "ZALLOC_LOG",
-                                          "ZALLOC_ABORT", NULL});
+                                          "ZALLOC_ABORT", "ZALLOC_STACK_DEPTH", "ZALLOC_QUARANTINE",
+                                          "ZALLOC_GUARD", "ZALLOC_LEAKS", NULL});
 }
 
 Test(options, unknown_variable_with_odd_value) {
@@ -191,7 +297,89 @@ Test(options, bad_mode) {
     za_options_t o;
     char err[ERRLEN];
     cr_assert_not(parse(envp, &o, err), "%s accepted", cases[i][0]);
-    assert_error_line(err, (const char *[]){"ZALLOC_MODE", cases[i][1], "accepted", "arena", NULL});
+    assert_error_line(err, (const char *[]){"ZALLOC_MODE", cases[i][1], "accepted", "gpa", "arena",
+                                            NULL});
+  }
+}
+
+Test(options, bad_stack_depth) {
+  static const char *const cases[][2] = {
+    {"ZALLOC_STACK_DEPTH=65", "=65"},         /* one past the top */
+    {"ZALLOC_STACK_DEPTH=-1", "=-1"},         /* below the bottom */
+    {"ZALLOC_STACK_DEPTH=abc", "=abc"},
+    {"ZALLOC_STACK_DEPTH=1000", "=1000"},
+    {"ZALLOC_STACK_DEPTH=99999999999999999999", "=99999999999999999999"}, /* overflows */
+    {"ZALLOC_STACK_DEPTH=16K", "=16K"},       /* no suffixes on a count */
+    {"ZALLOC_STACK_DEPTH=1.5", "=1.5"},
+    {"ZALLOC_STACK_DEPTH= 8", "= 8"},
+    {"ZALLOC_STACK_DEPTH=8 ", "=8 "},
+    {"ZALLOC_STACK_DEPTH=+8", "=+8"},
+    {"ZALLOC_STACK_DEPTH=1-2", "=1-2"},       /* shaped like the range, not a number */
+    {"ZALLOC_STACK_DEPTH=0x10", "=0x10"},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    char *envp[] = {(char *)cases[i][0], NULL};
+    za_options_t o;
+    char err[ERRLEN];
+    cr_assert_not(parse(envp, &o, err), "%s accepted", cases[i][0]);
+    assert_error_line(err, (const char *[]){"ZALLOC_STACK_DEPTH", cases[i][1], "accepted",
+                                            "whole number", "0", "64", NULL});
+    cr_assert_eq(o.stack_depth, 16, "%s: a refused value must not be stored", cases[i][0]);
+  }
+}
+
+Test(options, bad_quarantine) {
+  static const char *const cases[][2] = {
+    {"ZALLOC_QUARANTINE=1X", "=1X"},          /* unknown suffix */
+    {"ZALLOC_QUARANTINE=99999999999999999999", "=99999999999999999999"}, /* overflows */
+    {"ZALLOC_QUARANTINE=17179869184G", "=17179869184G"},                 /* overflows by the suffix */
+    {"ZALLOC_QUARANTINE=2T", "=2T"},          /* above the top */
+    {"ZALLOC_QUARANTINE=1099511627777", "=1099511627777"},               /* 1T + 1 */
+    {"ZALLOC_QUARANTINE=-1", "=-1"},
+    {"ZALLOC_QUARANTINE=M", "=M"},            /* a suffix without a number */
+    {"ZALLOC_QUARANTINE=16MB", "=16MB"},
+    {"ZALLOC_QUARANTINE=16 M", "=16 M"},
+    {"ZALLOC_QUARANTINE=1.5M", "=1.5M"},
+    {"ZALLOC_QUARANTINE=1-2", "=1-2"},
+    {"ZALLOC_QUARANTINE=abc", "=abc"},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    char *envp[] = {(char *)cases[i][0], NULL};
+    za_options_t o;
+    char err[ERRLEN];
+    cr_assert_not(parse(envp, &o, err), "%s accepted", cases[i][0]);
+    assert_error_line(err, (const char *[]){"ZALLOC_QUARANTINE", cases[i][1], "accepted", "size",
+                                            "bytes", "0", "1T", "K", "M", "G", "suffix", NULL});
+    cr_assert_eq(o.quarantine, (size_t)16 << 20, "%s: a refused value must not be stored", cases[i][0]);
+  }
+}
+
+Test(options, bad_guard) {
+  static const char *const cases[][2] = {
+    {"ZALLOC_GUARD=2", "=2"}, {"ZALLOC_GUARD=guard", "guard"}, {"ZALLOC_GUARD=ON", "ON"},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    char *envp[] = {(char *)cases[i][0], NULL};
+    za_options_t o;
+    char err[ERRLEN];
+    cr_assert_not(parse(envp, &o, err), "%s accepted", cases[i][0]);
+    assert_error_line(err, (const char *[]){"ZALLOC_GUARD", cases[i][1], "accepted", "1", "0",
+                                            "yes", "no", "true", "false", "on", "off", NULL});
+  }
+}
+
+Test(options, bad_leaks) {
+  static const char *const cases[][2] = {
+    {"ZALLOC_LEAKS=none", "none"}, {"ZALLOC_LEAKS=LOST", "LOST"}, {"ZALLOC_LEAKS=1", "=1"},
+    {"ZALLOC_LEAKS=los", "los"},   {"ZALLOC_LEAKS=lost,all", "lost,all"},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    char *envp[] = {(char *)cases[i][0], NULL};
+    za_options_t o;
+    char err[ERRLEN];
+    cr_assert_not(parse(envp, &o, err), "%s accepted", cases[i][0]);
+    assert_error_line(err, (const char *[]){"ZALLOC_LEAKS", cases[i][1], "accepted", "lost", "all",
+                                            "off", NULL});
   }
 }
 
@@ -217,6 +405,11 @@ Test(options, empty_values) {
     {"ZALLOC_MODE=", "ZALLOC_MODE"},
     {"ZALLOC_ABORT=", "ZALLOC_ABORT"},
     {"ZALLOC_LOG=", "ZALLOC_LOG"},
+    {"ZALLOC_STACK_DEPTH=", "ZALLOC_STACK_DEPTH"},
+    {"ZALLOC_QUARANTINE=", "ZALLOC_QUARANTINE"},
+    {"ZALLOC_GUARD=", "ZALLOC_GUARD"},
+    {"ZALLOC_LEAKS=", "ZALLOC_LEAKS"},
+    {"ZALLOC_QUARANTINE", "ZALLOC_QUARANTINE"},
     {"ZALLOC_MODE", "ZALLOC_MODE"},     /* no '=' at all */
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -257,9 +450,13 @@ Test(options, overlong_log_path) {
 /* zalloc's start-up formats the error in 512 bytes: a long value must not push what is
  * accepted out of the line. */
 Test(options, long_values_leave_room_for_what_is_accepted) {
-  static char mode[2048], abrt[2048], log[2048], unknown[2048];
+  static char mode[2048], abrt[2048], log[2048], unknown[2048], depth[2048], quar[2048],
+      leaks[2048];
   const struct { char *var; const char *prefix; const char *accepted; } cases[] = {
     {mode, "ZALLOC_MODE=", "arena"},
+    {depth, "ZALLOC_STACK_DEPTH=", "64"},
+    {quar, "ZALLOC_QUARANTINE=", "suffix"},
+    {leaks, "ZALLOC_LEAKS=", "off"},
     {abrt, "ZALLOC_ABORT=", "yes"},
     {log, "ZALLOC_LOG=", "stderr"},
     {unknown, "ZALLOC_LONG=", "ZALLOC_ABORT"},
@@ -288,7 +485,7 @@ Test(options, error_leaves_defaults_for_unparsed_options) {
   assert_error_line(err, (const char *[]){"ZALLOC_MODE", "fast", NULL});
   cr_assert_eq(o.abort_on_error, true);      /* parsed before the error */
   cr_assert_str_eq(o.log, "stderr");         /* not parsed: default */
-  cr_assert_eq(o.mode, ZA_MODE_ARENA);
+  cr_assert_eq(o.mode, ZA_MODE_GPA);
 }
 
 Test(options, first_error_is_reported) {
@@ -326,7 +523,8 @@ Test(options, error_stays_one_line_with_control_characters_in_value) {
 
 Test(options, small_error_buffer_truncates_safely) {
   static const char *const cases[] = {"ZALLOC_MODE=bogus", "ZALLOC_ABORT=maybe",
-                                      "ZALLOC_MOED=arena", "ZALLOC_LOG="};
+                                      "ZALLOC_MOED=arena", "ZALLOC_LOG=",
+                                      "ZALLOC_STACK_DEPTH=65", "ZALLOC_QUARANTINE=1X"};
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     for (size_t cap = 1; cap <= 24; cap++) {
       char buf[64];
@@ -409,6 +607,13 @@ Test(options, log_path_exact_fit) {
 
 /* ---- the reference ----------------------------------------------------------------------- */
 
+/* Lines of `md` that are rows of the variable table. */
+static size_t zr_rows(const char *md) {
+  size_t n = 0;
+  for (const char *p = md; (p = strstr(p, "\n| `ZALLOC_")) != NULL; p++) n++;
+  return n;
+}
+
 Test(options, markdown_lists_every_variable) {
   char buf[8192];
   za_out_t o;
@@ -416,14 +621,36 @@ Test(options, markdown_lists_every_variable) {
   za_options_write_markdown(&o);
   buf[o.len] = '\0';
   cr_assert_lt(o.len, sizeof buf - 1, "reference truncated");
-  cr_assert_not_null(strstr(buf, "| `ZALLOC_MODE` | `arena` |"));
+  cr_assert_not_null(strstr(buf, "| `ZALLOC_MODE` | `gpa` | `gpa`, `arena` |"), "%s", buf);
+  cr_assert_not_null(strstr(buf, "| `ZALLOC_STACK_DEPTH` | `16` | `0-64` |"), "%s", buf);
+  cr_assert_not_null(strstr(buf, "| `ZALLOC_QUARANTINE` | `16M` | bytes, `0-1T` |"), "%s", buf);
+  cr_assert_not_null(strstr(buf, "| `ZALLOC_GUARD` | `1` |"), "%s", buf);
+  cr_assert_not_null(strstr(buf, "| `ZALLOC_LEAKS` | `lost` | `lost`, `all`, `off` |"), "%s", buf);
   cr_assert_not_null(strstr(buf, "| `ZALLOC_LOG` | `stderr` |"));
   cr_assert_not_null(strstr(buf, "| `ZALLOC_ABORT` | `0` |"));
-  const char *abort_row = strstr(buf, "| `ZALLOC_ABORT`");
+  static const char *const bools[] = {"| `ZALLOC_ABORT`", "| `ZALLOC_GUARD`"};
   static const char *const spellings[] = {"1", "0", "yes", "no", "true", "false", "on", "off"};
-  for (size_t i = 0; i < sizeof spellings / sizeof spellings[0]; i++) {
-    char quoted[16];
-    snprintf(quoted, sizeof quoted, "`%s`", spellings[i]);
-    cr_assert_not_null(strstr(abort_row, quoted), "%s missing from the ZALLOC_ABORT row", quoted);
+  for (size_t b = 0; b < 2; b++) {
+    const char *row = strstr(buf, bools[b]);
+    const char *end = strchr(row, '\n');
+    for (size_t i = 0; i < sizeof spellings / sizeof spellings[0]; i++) {
+      char quoted[16];
+      snprintf(quoted, sizeof quoted, "`%s`", spellings[i]);
+      const char *at = strstr(row, quoted);
+      cr_assert(at && at < end, "%s missing from the %s row", quoted, bools[b]);
+    }
   }
+  /* One row per variable, each on one line, in the table. */
+  cr_assert_eq(zr_rows(buf), 7, "%s", buf);
+}
+
+/* The table's own figures parse: the defaults it shows are what the parser sets. */
+Test(options, documented_defaults_are_the_defaults) {
+  char *envp[] = {"ZALLOC_MODE=gpa", "ZALLOC_STACK_DEPTH=16", "ZALLOC_QUARANTINE=16M",
+                  "ZALLOC_GUARD=1", "ZALLOC_LEAKS=lost", "ZALLOC_LOG=stderr", "ZALLOC_ABORT=0",
+                  NULL};
+  za_options_t o;
+  char err[ERRLEN];
+  cr_assert(parse(envp, &o, err), "unexpected error: %s", err);
+  assert_defaults(&o);
 }
