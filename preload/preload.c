@@ -8,6 +8,7 @@
  * fork handlers - from here, never from inside malloc, because pthread_atfork may allocate.
  * The report is written from the destructor, never registered with atexit from inside malloc
  * (glibc's atexit calls calloc under its own lock). */
+#include "../src/leaks.h"
 #include "../src/report.h"
 #include "../src/runtime.h"
 #include "../src/stack.h"
@@ -80,6 +81,7 @@ __attribute__((constructor)) static void zalloc_start(void) {
   za_runtime_ensure();
   pthread_atfork(za_fork_prepare, za_fork_parent, za_fork_child);
   za_stack_init((void *)malloc);
+  za_leaks_init((void *)malloc);
 }
 
 /* Our destructor runs before those of libraries initialised ahead of us (all the program's

@@ -107,15 +107,13 @@ void za_report_exit(void) {
                 (size_t)v[ZA_C_ALIGNED], (size_t)v[ZA_C_FREE]);
   za_out_printf(o, "%s  allocated:   %N blocks, %B in total; peak in use %B\n", pre,
                 (size_t)v[ZA_C_BLOCKS_ALLOC], (size_t)v[ZA_C_BYTES_ALLOC], peak);
-  if (za_backend->for_each_live && za_opt.leaks != ZA_LEAKS_OFF) {
-    za_leak_totals_t totals;
-    za_leaks_check(o, pre, &totals);
-  } else if (live_blocks) {
+  /* With a leak check, its groups and its summary line close the report (below). */
+  bool leak_check = za_backend->for_each_live && za_opt.leaks != ZA_LEAKS_OFF;
+  if (!leak_check && live_blocks)
     za_out_printf(o, "%s  leaked:      %N blocks, %N bytes still allocated at exit\n", pre,
                   live_blocks, live_bytes);
-  } else {
+  else if (!leak_check)
     za_out_printf(o, "%s  leaked:      nothing: every block was freed\n", pre);
-  }
   size_t deepbinds = atomic_load(&deepbind_count);
   if (deepbinds)
     za_out_printf(o, "%s  note:        RTLD_DEEPBIND dropped from %N dlopen call%s (first: %s), "
@@ -149,6 +147,10 @@ void za_report_exit(void) {
     for (size_t i = 0; i < fs.listed; i++) za_finding_write(o, pre, &list[i]);
     if (fs.not_listed)
       za_out_printf(o, "%s%N more distinct errors, counted but not listed\n", pre, (size_t)fs.not_listed);
+  }
+  if (leak_check) {
+    za_leak_totals_t totals;
+    za_leaks_check(o, pre, &totals);
   }
   report_end(&r);
   za_stack_symbols_done();

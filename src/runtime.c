@@ -112,9 +112,11 @@ void za_fork_prepare(void) {
   za_backend->fork_prepare();
   za_large_fork_prepare();
   za_findings_fork_prepare();
+  za_os_fork_prepare();     /* last: taken inside the other subsystems' locks */
 }
 
 void za_fork_parent(void) {
+  za_os_fork_parent();
   za_findings_fork_parent();
   za_large_fork_parent();
   za_backend->fork_parent();
@@ -124,6 +126,7 @@ void za_fork_parent(void) {
 
 void za_fork_child(void) {
   za_parent_pid = forking_pid;
+  za_os_fork_child();
   za_findings_fork_child();
   za_large_fork_child();
   za_backend->fork_child();

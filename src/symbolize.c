@@ -126,10 +126,15 @@ static bool resolve_dladdr(uintptr_t pc, za_frame_info_t *f) {
 
 /* ---- the per-report cache -------------------------------------------------------------- */
 
+/* Every captured address is a return address: the call that made the frame is the
+ * instruction before it, and its line (and, after a call to a noreturn function, even its
+ * function) is that of pc - 1. Offsets are shown for pc itself. */
 static za_frame_info_t resolve(uintptr_t pc) {
   za_frame_info_t f = {.pc = pc};
   Dwfl *d = dw_session();
-  if (d == NULL || !resolve_dw(d, pc, &f)) resolve_dladdr(pc, &f);
+  if (d == NULL || !resolve_dw(d, pc - 1, &f)) resolve_dladdr(pc - 1, &f);
+  f.module_offset++;
+  if (f.function != NULL) f.function_offset++;
   return f;
 }
 
@@ -183,8 +188,9 @@ void za_stack_write(za_out_t *o, const char *prefix, za_stack_id_t id) {
 void za_stack_symbols_done(void) {
   za_stack_internal_begin();
   za_lock(&za_sym_lock);
-  if (za_dw.dwfl != NULL) za_dw.end(za_dw.dwfl);
-  za_dw.dwfl = NULL;
+  /* The libdw session is left open: the report runs while the process exits, after the
+   * loader's destructors, and dwfl_end then calls into libraries bound lazily after that
+   * (libdebuginfod's libcurl), which crashed in the dynamic linker. The process is ending. */
   if (za_sym_cache != NULL) za_os_unmap(za_sym_cache, ZA_SYM_CACHE_SLOTS * sizeof *za_sym_cache);
   za_sym_cache = NULL;
   za_unlock(&za_sym_lock);
