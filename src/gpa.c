@@ -113,7 +113,13 @@ static inline uint32_t slot_index(const slab_t *s, uintptr_t p) {
 static struct central {
   _Alignas(64) za_lock_t lock;
   slab_t *partial;      /* slabs with a free slot */
+  uint32_t empty_kept;  /* of them, wholly free ones kept committed (at most KEEP_EMPTY) */
 } central[NCLASS];
+
+/* Wholly free slabs a class keeps rather than giving their pages back: a program that fills
+ * and empties a slab in turn would otherwise fault every page in again each time (measured:
+ * a third of alloc-bench fifo's time in the kernel). */
+#define KEEP_EMPTY 2
 
 static za_lock_t seg_lock = ZA_LOCK_INIT;  /* empty slabs, new segments */
 static slab_t *empty_slabs;
@@ -211,6 +217,7 @@ static bool refill(heap_t *h, unsigned c) {
       list_push(&k->partial, s);
       s->listed = true;
     }
+    if (s->used == 0 && k->empty_kept) k->empty_kept--; /* a kept empty slab is in use again */
     while (h->n[c] < CACHE_N / 2) {
       uint32_t idx;
       if (s->free_head) {
@@ -238,10 +245,14 @@ static void slab_put(struct central *k, slab_t *s, uintptr_t slot) {
   uint32_t idx = slot_index(s, slot);
   s->recs[idx].link = s->free_head;
   s->free_head = idx + 1;
-  if (--s->used == 0) {
+  if (--s->used == 0 && k->empty_kept >= KEEP_EMPTY) {
     if (s->listed) list_remove(&k->partial, s);
     s->listed = false;
     retire_slab(s);
+  } else if (s->used == 0) {
+    k->empty_kept++;
+    if (!s->listed) list_push(&k->partial, s);
+    s->listed = true;
   } else if (!s->listed) {
     list_push(&k->partial, s);
     s->listed = true;
@@ -442,9 +453,9 @@ static void check_large_guard(const void *p, const za_block_info_t *info, za_op_
 
 /* The slot of a block that is now dead (freed, out of the quarantine) becomes reusable. */
 static void slot_release(za_thread_t *t, const where_t *wh) {
-  atomic_store_explicit(&wh->rec->word,
-                        (atomic_load_explicit(&wh->rec->word, memory_order_relaxed) & ~3u) | ST_FREE,
-                        memory_order_release);
+  uint32_t w = atomic_load_explicit(&wh->rec->word, memory_order_relaxed);
+  if (W_STATE(w) != ST_FREE)
+    atomic_store_explicit(&wh->rec->word, (w & ~3u) | ST_FREE, memory_order_release);
   heap_t *h = heap_of(t);
   unsigned c = (unsigned)wh->slab->cls;
   if (h) {
