@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Install what is missing, build, and show zalloc at work on real programs:
-#   1. sort, a real allocation-heavy program, under the arena: same output as glibc, timed;
-#   2. python3 (PYTHONMALLOC=malloc so every object goes through malloc) under the arena;
-#   3. a program with heap bugs (examples/heap-bugs.c): the report lists each one.
+#   1. sort, a real allocation-heavy program, under the arena and under the checked GPA: same
+#      output as glibc, timed, and the GPA's leak check (sort really leaks one block);
+#   2. python3 (PYTHONMALLOC=malloc so every object goes through malloc) with 4 threads under
+#      the GPA: a clean report with call stacks recorded for every block;
+#   3. a program with heap bugs (examples/heap-bugs.c): the report lists each one with stacks.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh demo
@@ -12,17 +14,20 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 secs() { /usr/bin/time -f %e -o "$work/t" "$@"; cat "$work/t"; }
 
-echo "== 1. sort -n on 1,000,000 lines, glibc malloc vs zalloc arena"
+echo "== 1. sort -n on 1,000,000 lines: glibc malloc, zalloc arena, zalloc gpa (checked)"
 awk 'BEGIN { srand(42); for (i = 0; i < 1000000; i++) printf "%d line-%x\n", int(rand() * 1e9), i }' > "$work/in.txt"
 t_glibc=$(secs sort -n "$work/in.txt" -o "$work/glibc.out")
 t_arena=$(secs "$zalloc" --mode=arena --log="$work/sort.log" sort -n "$work/in.txt" -o "$work/arena.out")
-cmp -s "$work/glibc.out" "$work/arena.out" && same="identical output" || same="OUTPUT DIFFERS"
-echo "glibc: ${t_glibc}s   zalloc arena: ${t_arena}s   ($same)"
+t_gpa=$(secs "$zalloc" --log="$work/sort-gpa.log" sort -n "$work/in.txt" -o "$work/gpa.out")
+cmp -s "$work/glibc.out" "$work/arena.out" && cmp -s "$work/glibc.out" "$work/gpa.out" &&
+  same="identical output" || same="OUTPUT DIFFERS"
+echo "glibc: ${t_glibc}s   zalloc arena: ${t_arena}s   zalloc gpa: ${t_gpa}s   ($same)"
 cat "$work/sort.log"
+cat "$work/sort-gpa.log"
 
 echo
-echo "== 2. python3 with 4 threads building 400,000 objects, under zalloc arena"
-PYTHONMALLOC=malloc "$zalloc" --mode=arena --log="$work/py.log" /usr/bin/python3 -c '
+echo "== 2. python3 with 4 threads building 400,000 objects, under zalloc gpa"
+PYTHONMALLOC=malloc "$zalloc" --log="$work/py.log" /usr/bin/python3 -c '
 import threading, json
 d = {}
 def work(k):
