@@ -281,7 +281,8 @@ static void gpa_thread_init(za_thread_t *t) {
   za_unlock(&heap_lock);
   if (!h) h = za_os_map(za_align_up(sizeof(heap_t), ZA_PAGE_SIZE));
   if (h) memset(h, 0, sizeof *h);
-  /* Out of memory: the thread has no heap and will use the orphan's (see heap_for). */
+  /* Out of memory: the thread has no heap; its mallocs return NULL (ENOMEM) and its frees go
+   * straight back to the slabs (slot_release). */
   *(heap_t **)t->backend = h;
 }
 
