@@ -31,7 +31,8 @@ static void run_with(run_result_t *r, const char *const *assign, const char *con
   for (const char *const *c = cmd; *c && n < 31; c++) argv[n++] = *c;
   argv[n] = NULL;
   static const char *const clean[] = {"ZALLOC_MODE=", "ZALLOC_LOG=", "ZALLOC_ABORT=", "LD_PRELOAD=",
-                                      NULL};
+                                      "ZALLOC_STACK_DEPTH=", "ZALLOC_QUARANTINE=", "ZALLOC_GUARD=",
+                                      "ZALLOC_LEAKS=", NULL};
   cr_assert(run_program(r, argv, clean, NULL, NULL, TIMEOUT), "cannot run env");
   cr_assert_not(r->timed_out, "%s timed out", cmd[0]);
   free(preload);
@@ -67,7 +68,21 @@ static void assert_rejected(const char *assignment, const char *const *needles) 
 #define NEEDLES(...) ((const char *const[]){__VA_ARGS__, NULL})
 
 Test(config, bad_mode, .timeout = 60) {
-  assert_rejected("ZALLOC_MODE=bogus", NEEDLES("ZALLOC_MODE", "bogus", "accepted", "arena"));
+  assert_rejected("ZALLOC_MODE=bogus", NEEDLES("ZALLOC_MODE", "bogus", "accepted", "gpa", "arena"));
+}
+
+Test(config, bad_stack_depth, .timeout = 60) {
+  assert_rejected("ZALLOC_STACK_DEPTH=65", NEEDLES("ZALLOC_STACK_DEPTH", "65", "accepted", "64"));
+  assert_rejected("ZALLOC_STACK_DEPTH=-1", NEEDLES("ZALLOC_STACK_DEPTH", "-1", "accepted", "64"));
+}
+
+Test(config, bad_quarantine, .timeout = 60) {
+  assert_rejected("ZALLOC_QUARANTINE=1X", NEEDLES("ZALLOC_QUARANTINE", "1X", "accepted", "suffix"));
+}
+
+Test(config, bad_guard_and_leaks, .timeout = 60) {
+  assert_rejected("ZALLOC_GUARD=maybe", NEEDLES("ZALLOC_GUARD", "maybe", "accepted", "yes", "off"));
+  assert_rejected("ZALLOC_LEAKS=none", NEEDLES("ZALLOC_LEAKS", "none", "accepted", "lost", "all", "off"));
 }
 
 Test(config, empty_mode, .timeout = 60) {
@@ -194,6 +209,30 @@ Test(config, mode_arena, .timeout = 60) {
   zr_end(&z);
 }
 
+/* Without ZALLOC_MODE the checked allocator runs, and says so; its GPA options take effect. */
+Test(config, default_mode_is_gpa, .timeout = 60) {
+  static const char *const settings[][4] = {
+    {NULL},
+    {"ZALLOC_MODE=gpa", "ZALLOC_STACK_DEPTH=0", NULL},
+    {"ZALLOC_QUARANTINE=4K", "ZALLOC_GUARD=0", "ZALLOC_LEAKS=all", NULL},
+  };
+  for (size_t i = 0; i < sizeof settings / sizeof settings[0]; i++) {
+    zr_run_t z;
+    const char *argv[] = {CFG_PROG, NULL};
+    zr_start(&z, argv, settings[i], TIMEOUT);
+    zr_assert_ran_to_end(&z);
+    long pid;
+    char *log = zr_only_log(&z, &pid);
+    char *header = zr_fmt("==%ld== zalloc report for %s (pid %ld, mode gpa)", pid, CFG_PROG, pid);
+    cr_assert(zr_has_line(log, header), "no \"%s\" in:\n%s", header, log);
+    cr_assert_str_eq(zr_report_mode(log, pid), "gpa");
+    zr_leaks(log, pid); /* a leak-check summary or a count: one of the two is there */
+    free(header);
+    free(log);
+    zr_end(&z);
+  }
+}
+
 /* ZALLOC_LOG=stderr, and no ZALLOC_LOG at all (the default): the report is on stderr, after
  * everything the program printed, and no file is written. */
 Test(config, log_to_stderr, .timeout = 60) {
@@ -264,7 +303,7 @@ Test(config, pid_in_log_name_for_a_tree_of_processes, .timeout = 60) {
       char *prefix = zr_fmt("==%ld== zalloc report for ", pids[i]);
       char *header = zr_line_starting(log, prefix);
       cr_assert_not_null(header, "the report in r.%ld is not pid %ld's:\n%s", pids[i], pids[i], log);
-      char *ls = zr_fmt("==%ld== zalloc report for ls (pid %ld, mode arena)", pids[i], pids[i]);
+      char *ls = zr_fmt("==%ld== zalloc report for ls (pid %ld, mode gpa)", pids[i], pids[i]);
       if (strcmp(header, ls) == 0) ls_reports++;
       zr_assert_all_lines_of(log, pids[i]);
       zr_assert_no_errors(log, pids[i]);

@@ -19,12 +19,17 @@ static void run_scenario(zr_run_t *z, const char *scenario, const char *const *e
   zr_start(z, argv, extra, TIMEOUT);
 }
 
+/* Tests of the arena's own report lines (its exact "leaked:" count) run it explicitly; the
+ * others run the default mode, the GPA. */
+static const char *const ARENA[] = {"ZALLOC_MODE=arena", NULL};
+
 /* The header line: the command line (cut by the report at 200 characters), pid and mode. */
-static void assert_header(const char *log, long pid, const char *cmd, const char *extra) {
+static void assert_header(const char *log, long pid, const char *cmd, const char *mode,
+                          const char *extra) {
   char *prefix = zr_fmt("==%ld== zalloc report for ", pid);
   char *line = zr_line_starting(log, prefix);
   cr_assert_not_null(line, "no report header for pid %ld in:\n%s", pid, log);
-  char *tail = zr_fmt(" (pid %ld, mode arena%s)", pid, extra ? extra : "");
+  char *tail = zr_fmt(" (pid %ld, mode %s%s)", pid, mode, extra ? extra : "");
   if (strlen(cmd) < 190) {
     char *want = zr_fmt("%s%s%s", prefix, cmd, tail);
     cr_assert_str_eq(line, want);
@@ -44,12 +49,12 @@ static void assert_header(const char *log, long pid, const char *cmd, const char
 
 Test(report, known_leaks_exact_figures, .timeout = 60) {
   zr_run_t z;
-  run_scenario(&z, "leaks", NULL);
+  run_scenario(&z, "leaks", ARENA);
   zr_assert_ran_to_end(&z);
   long pid;
   char *log = zr_only_log(&z, &pid);
   cr_assert_eq(count_occurrences(log, "zalloc report for"), 1, "%s", log);
-  assert_header(log, pid, REP_PROG " leaks", NULL);
+  assert_header(log, pid, REP_PROG " leaks", "arena", NULL);
   zr_assert_line(log, "==%ld==   calls:       4 malloc, 0 calloc, 0 realloc, 0 aligned, 1 free", pid);
   /* 1000 + 2000 + 300000 + 500 = 303,500 bytes = 296.4 KiB, all live at once */
   zr_assert_line(log, "==%ld==   allocated:   4 blocks, 296.4 KiB in total; peak in use 296.4 KiB", pid);
@@ -225,7 +230,7 @@ Test(report, abort_at_first_double_free, .timeout = 60) {
   char *log = zr_only_log(&z, &pid);
   long tid = zr_value_long(z.r.out, "tid");
   char *p = zr_value(z.r.out, "p");
-  assert_header(log, pid, REP_PROG " abort", NULL);
+  assert_header(log, pid, REP_PROG " abort", "gpa", NULL);
   zr_assert_line(log, "==%ld== double free: free(%s): the block was already freed (32 bytes), thread %ld",
                  pid, p, tid);
   zr_assert_line(log, "==%ld== zalloc: aborting at the first heap error (ZALLOC_ABORT=1)", pid);
@@ -254,7 +259,7 @@ Test(report, without_abort_the_same_program_carries_on, .timeout = 60) {
 
 Test(report, forked_child_has_its_own_report, .timeout = 60) {
   zr_run_t z;
-  run_scenario(&z, "fork", NULL);
+  run_scenario(&z, "fork", ARENA); /* exact "leaked:" counts */
   zr_assert_ran_to_end(&z);
   cr_assert(zr_has_line(z.r.out, "child_status=0"), "%s", z.r.out);
   long parent = zr_value_long(z.r.out, "parent"), child = zr_value_long(z.r.out, "child");
@@ -267,7 +272,7 @@ Test(report, forked_child_has_its_own_report, .timeout = 60) {
   char *clog = zr_log(&z, child);
   cr_assert_eq(count_occurrences(clog, "zalloc report for"), 1, "%s", clog);
   char *extra = zr_fmt(", forked from pid %ld: counts start at the fork", parent);
-  assert_header(clog, child, REP_PROG " fork", extra);
+  assert_header(clog, child, REP_PROG " fork", "arena", extra);
   /* Only the child's two blocks; its free of an inherited block is a call but frees nothing. */
   zr_assert_line(clog, "==%ld==   calls:       2 malloc, 0 calloc, 0 realloc, 0 aligned, 1 free", child);
   zr_assert_line(clog, "==%ld==   allocated:   2 blocks, 333 bytes in total; peak in use 333 bytes", child);
@@ -276,7 +281,7 @@ Test(report, forked_child_has_its_own_report, .timeout = 60) {
 
   char *plog = zr_log(&z, parent);
   cr_assert_eq(count_occurrences(plog, "zalloc report for"), 1, "%s", plog);
-  assert_header(plog, parent, REP_PROG " fork", NULL);
+  assert_header(plog, parent, REP_PROG " fork", "arena", NULL);
   cr_assert_null(strstr(plog, "forked from"), "%s", plog);
   zr_assert_line(plog, "==%ld==   calls:       3 malloc, 0 calloc, 0 realloc, 0 aligned, 0 free", parent);
   zr_assert_line(plog, "==%ld==   leaked:      3 blocks, 6,000 bytes still allocated at exit", parent);
@@ -291,7 +296,7 @@ Test(report, forked_child_has_its_own_report, .timeout = 60) {
  * returns once the parent is gone). */
 Test(report, orphaned_child_names_its_real_parent, .timeout = 60) {
   zr_run_t z;
-  run_scenario(&z, "orphan", NULL);
+  run_scenario(&z, "orphan", ARENA); /* an exact "leaked:" count */
   zr_assert_ran_to_end(&z);
   long parent = zr_value_long(z.r.out, "parent"), child = zr_value_long(z.r.out, "child");
   char *clog = NULL;
@@ -304,7 +309,7 @@ Test(report, orphaned_child_names_its_real_parent, .timeout = 60) {
   }
   cr_assert_not_null(clog, "the child wrote no report");
   char *extra = zr_fmt(", forked from pid %ld: counts start at the fork", parent);
-  assert_header(clog, child, REP_PROG " orphan", extra);
+  assert_header(clog, child, REP_PROG " orphan", "arena", extra);
   zr_assert_line(clog, "==%ld==   leaked:      2 blocks, 30 bytes still allocated at exit", child);
   free(extra);
   free(clog);
@@ -314,14 +319,14 @@ Test(report, orphaned_child_names_its_real_parent, .timeout = 60) {
 Test(report, exec_report_names_the_new_program, .timeout = 60) {
   zr_run_t z;
   const char *argv[] = {REP_PROG, "exec", REP_TARGET, NULL};
-  zr_start(&z, argv, NULL, TIMEOUT);
+  zr_start(&z, argv, ARENA, TIMEOUT); /* an exact "leaked:" count */
   cr_assert_eq(z.r.status, 0, "status %d\nstdout:\n%s\nstderr:\n%s", z.r.status, z.r.out, z.r.err);
   cr_assert(zr_has_line(z.r.out, "target ran (via-exec)"), "%s", z.r.out);
   long pid;
   char *log = zr_only_log(&z, &pid);
   cr_assert_eq(pid, zr_value_long(z.r.out, "pid"));
   cr_assert_eq(count_occurrences(log, "zalloc report for"), 1, "%s", log);
-  assert_header(log, pid, REP_TARGET " via-exec", NULL);
+  assert_header(log, pid, REP_TARGET " via-exec", "arena", NULL);
   /* The program that exec'ed leaked two blocks; they are gone with its image. */
   zr_assert_line(log, "==%ld==   calls:       1 malloc, 0 calloc, 0 realloc, 0 aligned, 0 free", pid);
   zr_assert_line(log, "==%ld==   leaked:      1 blocks, 4,321 bytes still allocated at exit", pid);
@@ -389,7 +394,8 @@ Test(report, long_command_line_is_cut_and_kept_on_one_line, .timeout = 60) {
   arg[300] = '\0';
   zr_run_t z;
   const char *argv[] = {REP_TARGET, arg, NULL};
-  zr_start(&z, argv, NULL, TIMEOUT);
+  /* rep_target leaks a block: without the leak check's group the report is five lines. */
+  zr_start(&z, argv, (const char *const[]){"ZALLOC_LEAKS=off", NULL}, TIMEOUT);
   cr_assert_eq(z.r.status, 0, "status %d: %s", z.r.status, z.r.err);
   long pid;
   char *log = zr_only_log(&z, &pid);
@@ -397,7 +403,7 @@ Test(report, long_command_line_is_cut_and_kept_on_one_line, .timeout = 60) {
   for (char *c = cmd; *c; c++)
     if (*c == '\n' || *c == '\t') *c = ' ';
   cmd[195] = '\0';
-  zr_assert_line(log, "==%ld== zalloc report for %s ... (pid %ld, mode arena)", pid, cmd, pid);
+  zr_assert_line(log, "==%ld== zalloc report for %s ... (pid %ld, mode gpa)", pid, cmd, pid);
   cr_assert_eq(zr_count_lines_with(log, ""), 5, "the report is not five lines:\n%s", log);
   free(cmd);
   free(log);

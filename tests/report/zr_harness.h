@@ -40,25 +40,28 @@ ZR_UNUSED __attribute__((format(printf, 1, 2))) static char *zr_fmt(const char *
 
 /* Run `argv` under libzalloc.so. `extra` (NULL-terminated "NAME=value", may be NULL) is applied
  * after the defaults, so it can override ZALLOC_LOG or add ZALLOC_ABORT; "NAME=" removes NAME.
- * Stray ZALLOC_MODE / ZALLOC_ABORT from the test's own environment are removed. */
+ * Stray ZALLOC_* settings from the test's own environment are removed: the default mode (gpa)
+ * runs unless `extra` names another. */
 ZR_UNUSED static void zr_start(zr_run_t *z, const char *const *argv, const char *const *extra,
                                int timeout_s) {
   memset(z, 0, sizeof *z);
   z->dir = make_temp_dir("zr");
   cr_assert_not_null(z->dir, "cannot make a temporary directory");
-  const char *env[40];
+  const char *env[48];
   size_t n = 0;
-  env[n++] = "ZALLOC_MODE=";
-  env[n++] = "ZALLOC_ABORT=";
-  env[n++] = zr_fmt("LD_PRELOAD=%s", zalloc_library());
-  env[n++] = zr_fmt("ZALLOC_LOG=%s/r.%%p", z->dir);
-  for (const char *const *e = extra; e && *e && n < 39; e++) env[n++] = *e;
+  static const char *const stray[] = {"ZALLOC_MODE=", "ZALLOC_ABORT=", "ZALLOC_STACK_DEPTH=",
+                                      "ZALLOC_QUARANTINE=", "ZALLOC_GUARD=", "ZALLOC_LEAKS="};
+  for (size_t i = 0; i < sizeof stray / sizeof stray[0]; i++) env[n++] = stray[i];
+  char *preload = zr_fmt("LD_PRELOAD=%s", zalloc_library()), *log = zr_fmt("ZALLOC_LOG=%s/r.%%p", z->dir);
+  env[n++] = preload;
+  env[n++] = log;
+  for (const char *const *e = extra; e && *e && n < 47; e++) env[n++] = *e;
   env[n] = NULL;
   cr_assert(run_program(&z->r, argv, env, NULL, NULL, timeout_s), "cannot start %s", argv[0]);
   cr_assert_not(z->r.timed_out, "%s did not finish within %d s (hang?)\nstdout:\n%s\nstderr:\n%s",
                 argv[0], timeout_s, z->r.out, z->r.err);
-  free((char *)env[2]);
-  free((char *)env[3]);
+  free(preload);
+  free(log);
 }
 
 ZR_UNUSED static void zr_end(zr_run_t *z) {
@@ -196,19 +199,13 @@ ZR_UNUSED static long zr_value_long(const char *out, const char *key) {
 
 /* A report's fixed lines (pid prefix included). */
 #define zr_assert_no_errors(log, pid) zr_assert_line(log, "==%ld==   heap errors: none", (long)(pid))
-#define zr_assert_no_leaks(log, pid)                                                            \
-  zr_assert_line(log, "==%ld==   leaked:      nothing: every block was freed", (long)(pid))
 
-/* A number from the report's summary line starting with `prefix` ("calls:"), the one right
- * before `word` (" calloc"). */
-ZR_UNUSED static long zr_report_number(const char *log, long pid, const char *prefix,
-                                       const char *word) {
-  char *start = zr_fmt("==%ld==   %s", pid, prefix);
-  char *line = zr_line_starting(log, start);
-  cr_assert_not_null(line, "no line starting \"%s\" in:\n%s", start, log);
-  char *w = strstr(line, word);
+/* The number ("1,024" reads as 1024) right before `word` in `line`, the first time `word`
+ * occurs at or after `from` (NULL: the start of the line). */
+ZR_UNUSED static long zr_number_before(const char *line, const char *from, const char *word) {
+  const char *w = strstr(from ? from : line, word);
   cr_assert_not_null(w, "no \"%s\" in \"%s\"", word, line);
-  char *p = w;
+  const char *p = w;
   while (p > line && p[-1] == ' ') p--;
   while (p > line && (p[-1] == ',' || (p[-1] >= '0' && p[-1] <= '9'))) p--;
   long v = 0;
@@ -219,8 +216,94 @@ ZR_UNUSED static long zr_report_number(const char *log, long pid, const char *pr
       any = true;
     }
   cr_assert(any, "no number before \"%s\" in \"%s\"", word, line);
+  return v;
+}
+
+/* A number from the report's summary line starting with `prefix` ("calls:"), the one right
+ * before `word` (" calloc"). */
+ZR_UNUSED static long zr_report_number(const char *log, long pid, const char *prefix,
+                                       const char *word) {
+  char *start = zr_fmt("==%ld==   %s", pid, prefix);
+  char *line = zr_line_starting(log, start);
+  cr_assert_not_null(line, "no line starting \"%s\" in:\n%s", start, log);
+  long v = zr_number_before(line, NULL, word);
   free(line);
   free(start);
   return v;
+}
+
+/* ---- what was left at exit, in either mode ------------------------------------------------------
+ * The arena (and the GPA with ZALLOC_LEAKS=off) counts the blocks still allocated:
+ *   "  leaked:      N blocks, M bytes still allocated at exit" or "  leaked:      nothing: ..."
+ * the GPA's leak check classifies them:
+ *   "  leaks:       none lost (still reachable: M bytes in N blocks)" or
+ *   "  leaks:       definitely lost M bytes in N blocks, indirectly lost ..., still reachable ..." */
+typedef struct zr_leaks {
+  bool checked;       /* the GPA's leak check ran (else: the arena's count) */
+  long lost_blocks, lost_bytes;   /* definitely + indirectly lost; the arena: every live block */
+  long live_blocks, live_bytes;   /* every block still allocated at exit, reachable or not */
+} zr_leaks_t;
+
+ZR_UNUSED static zr_leaks_t zr_leaks(const char *log, long pid) {
+  zr_leaks_t k = {0};
+  char *arena = zr_fmt("==%ld==   leaked:      ", pid), *gpa = zr_fmt("==%ld==   leaks:       ", pid);
+  char *line = zr_line_starting(log, arena);
+  if (line) {
+    const char *rest = line + strlen(arena);
+    if (strcmp(rest, "nothing: every block was freed") != 0) {
+      k.live_blocks = zr_number_before(line, rest, " blocks");
+      k.live_bytes = zr_number_before(line, rest, " bytes still allocated at exit");
+    }
+    k.lost_blocks = k.live_blocks;
+    k.lost_bytes = k.live_bytes;
+  } else {
+    line = zr_line_starting(log, gpa);
+    cr_assert_not_null(line, "neither a leaked: nor a leaks: line for pid %ld in:\n%s", pid, log);
+    const char *rest = line + strlen(gpa);
+    k.checked = true;
+    if (strncmp(rest, "none lost (still reachable: ", 28) == 0) {
+      k.live_bytes = zr_number_before(line, rest, " byte");
+      k.live_blocks = zr_number_before(line, rest, " block");
+    } else {
+      cr_assert(strncmp(rest, "definitely lost ", 16) == 0, "unexpected leaks: line \"%s\"", line);
+      static const char *const classes[] = {"definitely lost ", "indirectly lost ", "still reachable "};
+      for (size_t c = 0; c < 3; c++) {
+        const char *at = strstr(rest, classes[c]);
+        cr_assert_not_null(at, "no \"%s\" in \"%s\"", classes[c], line);
+        long bytes = zr_number_before(line, at, " byte"), blocks = zr_number_before(line, at, " block");
+        k.live_bytes += bytes;
+        k.live_blocks += blocks;
+        if (c < 2) {
+          k.lost_bytes += bytes;
+          k.lost_blocks += blocks;
+        }
+      }
+    }
+  }
+  free(line);
+  free(arena);
+  free(gpa);
+  return k;
+}
+
+/* Nothing leaked: the arena saw every block freed; the GPA's leak check found nothing lost
+ * (still-reachable blocks, such as stdio's buffers, are allowed there). */
+#define zr_assert_no_leaks(log, pid)                                                            \
+  do {                                                                                          \
+    zr_leaks_t zr_k_ = zr_leaks((log), (pid));                                                  \
+    cr_assert(zr_k_.lost_blocks == 0 && zr_k_.lost_bytes == 0,                                  \
+              "%ld blocks, %ld bytes leaked:\n%s", zr_k_.lost_blocks, zr_k_.lost_bytes, (log));   \
+  } while (0)
+
+/* The mode the report's header names ("gpa", "arena"): a static string. */
+ZR_UNUSED static const char *zr_report_mode(const char *log, long pid) {
+  char *prefix = zr_fmt("==%ld== zalloc report for ", pid);
+  char *line = zr_line_starting(log, prefix);
+  cr_assert_not_null(line, "no report header for pid %ld in:\n%s", pid, log);
+  const char *mode = strstr(line, ", mode arena") ? "arena" : strstr(line, ", mode gpa") ? "gpa" : NULL;
+  cr_assert_not_null(mode, "no mode in \"%s\"", line);
+  free(line);
+  free(prefix);
+  return mode;
 }
 #endif
