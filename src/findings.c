@@ -121,9 +121,11 @@ static void write_tail(za_out_t *o, const char *prefix, const za_finding_t *f) {
   za_out_str(o, "\n");
   if (!za_opt.stack_depth) return;
   bool freed = f->state == ZA_BLOCK_FREED || f->corrupt == ZA_CORRUPT_WRITE_AFTER_FREE;
+  bool release = f->op == ZA_OP_FREE || is_delete(f->op); /* not a realloc of a freed block */
   if (f->op != ZA_OP_EXIT && f->op != ZA_OP_REUSE)
-    write_stack(o, prefix, freed && f->corrupt == ZA_CORRUPT_NONE ? "freed again at" : "at", 0, f->here);
-  if (freed) write_stack(o, prefix, f->state == ZA_BLOCK_FREED ? "first freed at" : "freed at",
+    write_stack(o, prefix, release && freed && f->corrupt == ZA_CORRUPT_NONE ? "freed again at" : "at",
+                0, f->here);
+  if (freed) write_stack(o, prefix, release && f->state == ZA_BLOCK_FREED ? "first freed at" : "freed at",
                          f->free_tid, f->free_stack);
   if (freed || f->corrupt != ZA_CORRUPT_NONE || f->mismatch)
     write_stack(o, prefix, "allocated at", f->alloc_tid, f->alloc_stack);
