@@ -80,8 +80,12 @@ EXPORT int dlclose(void *handle) {
 __attribute__((constructor)) static void zalloc_start(void) {
   za_runtime_ensure();
   pthread_atfork(za_fork_prepare, za_fork_parent, za_fork_child);
-  za_stack_init((void *)malloc);
-  za_leaks_init((void *)malloc);
+  /* Our own code, named by a function of ours that cannot be interposed: `malloc` is not one,
+   * since in a non-PIE program that takes its address (python3) &malloc is the program's PLT
+   * entry, and captures then kept zalloc's frames while the leak check skipped the program's
+   * data. */
+  za_stack_init((const void *)zalloc_start);
+  za_leaks_init((const void *)zalloc_start);
 }
 
 /* Our destructor runs before those of libraries initialised ahead of us (all the program's
