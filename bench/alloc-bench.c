@@ -16,6 +16,10 @@
  *             second thread, which reads and frees them (every free is a cross-thread free)
  *   churn     THREADS threads (default 1), each with its own working set of 1,000 blocks of
  *             16..512 bytes, each step freeing a random block and allocating a replacement
+ *   deep      binary trees of 16 levels (65,535 nodes of 32..256 bytes) built and freed by
+ *             recursion, so malloc and free run up to 16 recursive calls deep (31 of 32 nodes
+ *             at 12 or more): for checkers that record a call stack at each (the other tests
+ *             call malloc from 1 or 2 frames below main, which an unwinder walks at once)
  *
  * SCALE (default 1.0) multiplies the amount of work. Every block is written when allocated and
  * read before it is freed, as a program would. One line goes to stdout: the operations done
@@ -222,6 +226,45 @@ static long prodcons_test(void) {
   return pc_messages;
 }
 
+/* ---- deep call stacks ---------------------------------------------------------------------- */
+
+typedef struct node {
+  struct node *kid[2];
+  size_t size;
+  uint64_t tag;
+} node_t;
+
+/* Not inlined and not tail calls: every level is a real frame, as in a recursive program. */
+__attribute__((noinline)) static node_t *tree_build(int depth, uint64_t *s) {
+  size_t n = rng_range(s, sizeof(node_t), 256);
+  node_t *t = xmalloc(n);
+  t->size = n;
+  t->tag = rng_next(s) | 1;
+  if (n > sizeof(node_t)) ((unsigned char *)t)[n - 1] = (unsigned char)(t->tag * 7 + 1);
+  t->kid[0] = depth > 1 ? tree_build(depth - 1, s) : NULL;
+  t->kid[1] = depth > 1 ? tree_build(depth - 1, s) : NULL;
+  __asm__ volatile("" ::: "memory");
+  return t;
+}
+__attribute__((noinline)) static long tree_free(node_t *t) {
+  if (!t) return 0;
+  long n = 1 + tree_free(t->kid[0]);
+  n += tree_free(t->kid[1]);
+  if (!t->tag || (t->size > sizeof(node_t) &&
+                  ((unsigned char *)t)[t->size - 1] != (unsigned char)(t->tag * 7 + 1)))
+    atomic_store(&failed, 1);
+  free(t);
+  __asm__ volatile("" ::: "memory");
+  return n;
+}
+
+static long deep_test(void) {
+  uint64_t s = 0x13198a2e03707344ull;
+  long rounds = iters(100), ops = 0;
+  for (long r = 0; r < rounds; r++) ops += tree_free(tree_build(16, &s));
+  return ops;
+}
+
 /* ---- per-thread churn ---------------------------------------------------------------------- */
 
 static void *churn_thread(void *arg) {
@@ -262,7 +305,7 @@ static long churn_test(int threads) {
 
 int main(int argc, char **argv) {
   if (argc < 2) {
-    fprintf(stderr, "usage: alloc-bench lifo|fifo|random|realloc|realloc2|big|prodcons|churn "
+    fprintf(stderr, "usage: alloc-bench lifo|fifo|random|realloc|realloc2|big|prodcons|churn|deep "
                     "[SCALE [THREADS]]\n");
     return 2;
   }
@@ -283,6 +326,7 @@ int main(int argc, char **argv) {
   else if (!strcmp(test, "big")) ops = big_test();
   else if (!strcmp(test, "prodcons")) ops = prodcons_test();
   else if (!strcmp(test, "churn")) ops = churn_test(threads);
+  else if (!strcmp(test, "deep")) ops = deep_test();
   else {
     fprintf(stderr, "alloc-bench: unknown test '%s'\n", test);
     return 2;

@@ -1,24 +1,63 @@
 #!/usr/bin/env bash
-# Compare zalloc's arena with glibc malloc, jemalloc, mimalloc and tcmalloc on the workloads
-# of bench/: the alloc-bench microbenchmarks and a few real programs, all unmodified and
-# switched with LD_PRELOAD. Prints Markdown tables on stdout; progress goes to stderr.
+# Compare zalloc's modes with glibc malloc, jemalloc, mimalloc and tcmalloc, and zalloc's checked
+# mode (gpa) with the heap checkers valgrind memcheck, LeakSanitizer and heaptrack, on the
+# workloads of bench/: the alloc-bench microbenchmarks, a few real programs and two stack-heavy
+# workloads, all unmodified and switched with LD_PRELOAD (or valgrind's launcher). Prints
+# Markdown tables on stdout; progress goes to stderr.
 #
 #   bench/run.sh [--quick] [--reps N] [--raw FILE] [--zalloc PATH] [--only W1,W2,...]
+#                [--configs C1,C2,...] [--valgrind-runs N] [--valgrind-only W1,...|all]
+#                [--timeout S] [--timeout-factor F]
 #
-#   --quick        smaller inputs and 3 repetitions (about a minute), for a smoke test
-#   --reps N       repetitions of every (workload, allocator) pair; default 5 (--quick: 3)
+#   --quick        smaller inputs and 3 repetitions (about a minute without the checkers), for a
+#                  smoke test
+#   --reps N       repetitions of every (workload, configuration) pair; default 5 (--quick: 3)
 #   --raw FILE     also write every measurement, one per line, to FILE
 #   --zalloc PATH  the libzalloc.so to test; default build-bench/libzalloc.so, (re)built first
 #   --only LIST    run only these workloads (names as in the tables)
+#   --configs LIST run only these configurations (glibc, the baseline, always runs); default all
+#                  of those available
+#   --valgrind-runs N  repetitions under valgrind; default 1 (memcheck takes 20 to 100 times
+#                  glibc's time: one repetition of the real programs is several minutes)
+#   --valgrind-only LIST  the workloads valgrind runs; default the real programs and the
+#                  stack-heavy ones, not the microbenchmarks (minutes each under memcheck);
+#                  `all` for every workload. The others show "not run" in valgrind's column.
+#   --timeout S, --timeout-factor F  a run still going after F times glibc's wall time on the
+#                  same workload (at least 30 s, at most S s) is stopped and reported as timed
+#                  out; default F 200 (memcheck takes 20 to 100 times glibc's time), S 900.
+#                  LeakSanitizer's realloc always copies, so the realloc microbenchmarks, which
+#                  grow a buffer to 1 MiB a few bytes at a time, time out under lsan
 #
-# Method: every repetition runs every workload under every allocator, the allocators in an
-# order rotated from one repetition to the next, so slow drifts of a shared machine hit them
-# all alike. Wall time is taken around each run (bash's EPOCHREALTIME); peak RSS is GNU time's
-# %M (for a program that starts others, such as gcc, the largest of them). The tables give
-# the median wall time, the median CPU time (user + system: less disturbed by other load on a
-# shared machine than wall time) and the largest peak RSS over the repetitions, as a ratio to
-# glibc's from the same run (lower is better). A run that fails, crashes or prints something other
-# than what it prints under glibc is reported as such and not timed again.
+# The configurations (columns of the tables), each skipped with a note when missing:
+#   glibc         glibc's malloc, no preload: the baseline of every ratio
+#   arena         zalloc, ZALLOC_MODE=arena
+#   jemalloc, mimalloc, tcmalloc   Debian's libraries, preloaded
+#   gpa           zalloc, ZALLOC_MODE=gpa with its default options: 16-frame stacks at every malloc
+#                 and free, guard bytes, the quarantine, the leak check at exit (report to
+#                 /dev/null)
+#   gpa-nochecks  the same with ZALLOC_STACK_DEPTH=0 ZALLOC_QUARANTINE=0 ZALLOC_GUARD=0 (the leak
+#                 check stays)
+#   valgrind      valgrind --tool=memcheck --leak-check=full --trace-children=yes (so gcc's cc1
+#                 and as are checked too)
+#   lsan          LeakSanitizer's runtime preloaded (Debian's liblsan.so.0), LSAN_OPTIONS=
+#                 exitcode=0 (leaks are reported, the run still counts), its default fast
+#                 unwinder (frame pointers: short stacks in binaries built without them)
+#   lsan-full     the same with fast_unwind_on_malloc=0: full DWARF-unwound stacks
+#   heaptrack     heaptrack's preload library recording raw data to a file in the temp
+#                 directory (as `heaptrack -r`, without compression and without the interpreter);
+#                 heaptrack takes itself out of LD_PRELOAD in child processes, so it traces only
+#                 gcc's driver, not cc1 and as
+#
+# Method: every repetition runs every workload under every configuration, the configurations in
+# an order rotated from one repetition to the next, so slow drifts of a shared machine hit them
+# all alike. Every configuration runs exactly the same command line on the same input. Wall time
+# is taken around each run (bash's EPOCHREALTIME); peak RSS is GNU time's %M (for a program that
+# starts others, such as gcc, the largest of them). The tables give the median wall time, the
+# median CPU time (user + system: less disturbed by other load on a shared machine than wall
+# time) and the largest peak RSS over the repetitions, as a ratio to glibc's from the same run
+# (lower is better). A run that fails, crashes, times out or prints something other than what it
+# prints under glibc is reported as such and not timed again. The last section compares the
+# checked modes with each other and states the GPA's targets as met or not met.
 # Needs: bench/install-competitors.sh (as root) first.
 set -euo pipefail
 export LC_ALL=C
@@ -29,7 +68,7 @@ export PATH=/usr/bin:/bin
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(dirname "$here")
 
-quick=0 reps="" raw="" zlib="" only=""
+quick=0 reps="" raw="" zlib="" only="" configs="" vg_runs=1 vg_only="" limit=900 factor=200
 while [ $# -gt 0 ]; do
   case "$1" in
     --quick) quick=1 ;;
@@ -37,6 +76,11 @@ while [ $# -gt 0 ]; do
     --raw) raw=${2:?--raw needs a file}; shift ;;
     --zalloc) zlib=${2:?--zalloc needs a path}; shift ;;
     --only) only=${2:?--only needs a list}; shift ;;
+    --configs) configs=${2:?--configs needs a list}; shift ;;
+    --valgrind-runs) vg_runs=${2:?--valgrind-runs needs a number}; shift ;;
+    --valgrind-only) vg_only=${2:?--valgrind-only needs a list}; shift ;;
+    --timeout) limit=${2:?--timeout needs a number of seconds}; shift ;;
+    --timeout-factor) factor=${2:?--timeout-factor needs a number}; shift ;;
     -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     *) echo "bench/run.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
   esac
@@ -44,14 +88,16 @@ while [ $# -gt 0 ]; do
 done
 if [ "$quick" = 1 ]; then
   reps=${reps:-3}
-  scale=0.25 sort_lines=600000 py_n=6000 pl_n=40000 c_funcs=120 git_commits=100
+  scale=0.25 sort_lines=600000 py_n=6000 pl_n=40000 c_funcs=120 git_commits=100 nest_n=2
 else
   reps=${reps:-5}
-  scale=1 sort_lines=2500000 py_n=25000 pl_n=150000 c_funcs=300 git_commits=300
+  scale=1 sort_lines=2500000 py_n=25000 pl_n=150000 c_funcs=300 git_commits=300 nest_n=8
 fi
-case "$reps" in ''|*[!0-9]*|0) echo "bench/run.sh: --reps needs a positive number" >&2; exit 2 ;; esac
+for v in "reps:$reps" "valgrind-runs:$vg_runs" "timeout:$limit" "timeout-factor:$factor"; do
+  case "${v#*:}" in ''|*[!0-9]*|0) echo "bench/run.sh: --${v%%:*} needs a positive number" >&2; exit 2 ;; esac
+done
 
-for tool in /usr/bin/time cc gcc python3 perl git sort cmake ninja; do
+for tool in /usr/bin/time timeout cc gcc python3 perl git sort cmake ninja; do
   command -v "$tool" >/dev/null || {
     echo "bench/run.sh: $tool is missing; run bench/install-competitors.sh as root first" >&2
     exit 1
@@ -66,49 +112,120 @@ if [ -z "$zlib" ]; then   # build-bench/, configured if need be and brought up t
   zlib=$root/build-bench/libzalloc.so
   [ -f "$root/build-bench/build.ninja" ] ||
     cmake -S "$root" -B "$root/build-bench" -G Ninja -DZALLOC_BUILD_TESTS=OFF >/dev/null
-  ninja -C "$root/build-bench" >/dev/null
+  if ! ninja -C "$root/build-bench" >"$root/build-bench/bench-build.log" 2>&1; then
+    tail -n 15 "$root/build-bench/bench-build.log" >&2
+    echo "bench/run.sh: building build-bench/ failed (above; all of it in build-bench/bench-build.log)" >&2
+    exit 1
+  fi
 fi
 [ -f "$zlib" ] || { echo "bench/run.sh: no zalloc library at $zlib" >&2; exit 1; }
 zlib=$(cd "$(dirname "$zlib")" && pwd)/$(basename "$zlib")
 
 find_lib() { # first existing file of that name in the usual library directories
   local d
-  for d in "/usr/lib/$(gcc -print-multiarch 2>/dev/null)" /usr/lib/x86_64-linux-gnu /usr/lib64 /usr/lib; do
+  for d in "/usr/lib/$(gcc -print-multiarch 2>/dev/null)" /usr/lib/x86_64-linux-gnu /usr/lib64 /usr/lib \
+           /usr/lib/heaptrack; do
     [ -f "$d/$1" ] && { echo "$d/$1"; return 0; }
   done
   return 1
 }
-allocs=(glibc zalloc)
-declare -A preload=([glibc]="" [zalloc]=$zlib)
+
+# Nothing from the caller's environment may change a configuration: every one gets exactly the
+# preload, variables and launcher given here.
+unset LD_PRELOAD LSAN_OPTIONS ASAN_OPTIONS DUMP_HEAPTRACK_OUTPUT VALGRIND_OPTS
+for v in $(compgen -e | grep '^ZALLOC_' || true); do unset "$v"; done
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/zalloc-bench.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+
+# A configuration: PRELOAD (a library or nothing), CENV (VAR=value words for env) and WRAP (a
+# launcher the command runs under, e.g. valgrind). Every configuration runs the same CMD.
+allocs=(glibc)
+declare -A preload=([glibc]="") cenv=([glibc]="") wrap=([glibc]="")
 notes=()
+want() { [ -z "$configs" ] || [[ ",$configs," == *",$1,"* ]]; }
+skip() { log "skipping $1: $2"; notes+=("$1 was skipped: $2."); }
+add() { allocs+=("$1"); preload[$1]=$2; cenv[$1]=$3; wrap[$1]=$4; }
+
+if [ -n "$configs" ]; then
+  for c in ${configs//,/ }; do
+    case $c in glibc|arena|jemalloc|mimalloc|tcmalloc|gpa|gpa-nochecks|valgrind|lsan|lsan-full|heaptrack) ;;
+      *) echo "bench/run.sh: unknown configuration '$c' (see --help)" >&2; exit 2 ;; esac
+  done
+fi
+want arena && add arena "$zlib" "ZALLOC_MODE=arena" ""
 for spec in jemalloc:libjemalloc.so.2:libjemalloc2 mimalloc:libmimalloc.so.2:libmimalloc2.0 \
             tcmalloc:libtcmalloc_minimal.so.4:libtcmalloc-minimal4; do
   IFS=: read -r name file pkg <<<"$spec"
-  if path=$(find_lib "$file"); then
-    allocs+=("$name")
-    preload[$name]=$path
-  else
-    log "skipping $name: $file not found (Debian package $pkg; see bench/install-competitors.sh)"
-    notes+=("$name was skipped: $file not found (Debian package $pkg).")
+  want "$name" || continue
+  if path=$(find_lib "$file"); then add "$name" "$path" "" ""
+  else skip "$name" "$file not found (Debian package $pkg; see bench/install-competitors.sh)"
   fi
 done
+if want gpa || want gpa-nochecks; then
+  # Until the GPA is in the tree, ZALLOC_MODE=gpa is rejected (or crashes): probe it once.
+  if out=$(env LD_PRELOAD="$zlib" ZALLOC_MODE=gpa ZALLOC_LOG=stderr /bin/echo ok 2>&1) &&
+     [ "$(head -n 1 <<<"$out")" = ok ]; then
+    want gpa && add gpa "$zlib" "ZALLOC_MODE=gpa" ""
+    want gpa-nochecks &&
+      add gpa-nochecks "$zlib" "ZALLOC_MODE=gpa ZALLOC_STACK_DEPTH=0 ZALLOC_QUARANTINE=0 ZALLOC_GUARD=0" ""
+  else
+    why=$(grep -v '^ok$' <<<"$out" | head -n 1 | cut -c 1-160)
+    for c in gpa gpa-nochecks; do
+      want $c && skip $c "ZALLOC_MODE=gpa does not run in $zlib yet (${why:-exit status not 0})"
+    done
+  fi
+fi
+if want valgrind; then
+  if command -v valgrind >/dev/null; then
+    add valgrind "" "" "valgrind --tool=memcheck --leak-check=full --trace-children=yes"
+  else skip valgrind "the valgrind command is missing (Debian package valgrind)"
+  fi
+fi
+if path=$(find_lib liblsan.so.0); then
+  want lsan && add lsan "$path" "LSAN_OPTIONS=exitcode=0" ""
+  want lsan-full && add lsan-full "$path" "LSAN_OPTIONS=exitcode=0:fast_unwind_on_malloc=0" ""
+else
+  for c in lsan lsan-full; do want $c && skip $c "liblsan.so.0 not found (Debian package liblsan0)"; done
+fi
+if want heaptrack; then
+  if path=$(find_lib libheaptrack_preload.so); then
+    add heaptrack "$path" "DUMP_HEAPTRACK_OUTPUT=$work/heaptrack.raw" ""
+  else skip heaptrack "libheaptrack_preload.so not found (Debian package libheaptrack)"
+  fi
+fi
+has_alloc() { [[ " ${allocs[*]} " == *" $1 "* ]]; }
+
+# The GPA's quarantine, for the peak-memory target: the default from the option table.
+quarantine_kib=""
+if [ -x "$(dirname "$zlib")/zalloc-options" ]; then
+  # shellcheck disable=SC2016 # the backquotes are Markdown's
+  q=$("$(dirname "$zlib")/zalloc-options" --markdown 2>/dev/null |
+      sed -n 's/^| `ZALLOC_QUARANTINE` | `\([0-9]*\)\([KMGT]\{0,1\}\)`.*/\1 \2/p')
+  if [ -n "$q" ]; then
+    read -r qn qu <<<"$q"
+    case $qu in '') quarantine_kib=$((qn / 1024)) ;; K) quarantine_kib=$qn ;; M) quarantine_kib=$((qn * 1024)) ;;
+      G) quarantine_kib=$((qn * 1024 * 1024)) ;; T) quarantine_kib=$((qn * 1024 * 1024 * 1024)) ;; esac
+  fi
+fi
 
 # ---- the workloads and their inputs ------------------------------------------------------------
-work=$(mktemp -d "${TMPDIR:-/tmp}/zalloc-bench.XXXXXX")
-trap 'rm -rf "$work"' EXIT
 export ZALLOC_LOG=/dev/null        # zalloc's exit report would go to stderr
 export PYTHONMALLOC=malloc         # every Python object through malloc, not pymalloc's pools
 export HOME=$work GIT_CONFIG_NOSYSTEM=1 GIT_PAGER=cat
 
 micro=(lifo fifo random realloc realloc2 big prodcons churn-1t churn-2t)
 real=(sort python perl gcc git)
+stack=(deep pynest)   # malloc and free from deep call stacks: what stack-recording checkers pay for
 if [ -n "$only" ]; then
   keep() { local w out=(); for w in "$@"; do [[ ",$only," == *",$w,"* ]] && out+=("$w"); done; echo "${out[*]}"; }
   read -ra micro <<<"$(keep "${micro[@]}")"
   read -ra real <<<"$(keep "${real[@]}")"
-  [ $((${#micro[@]} + ${#real[@]})) -gt 0 ] || { echo "bench/run.sh: --only matched no workload" >&2; exit 2; }
+  read -ra stack <<<"$(keep "${stack[@]}")"
+  [ $((${#micro[@]} + ${#real[@]} + ${#stack[@]})) -gt 0 ] || { echo "bench/run.sh: --only matched no workload" >&2; exit 2; }
 fi
-workloads=("${micro[@]}" "${real[@]}")
+workloads=("${micro[@]}" "${real[@]}" "${stack[@]}")
+programs=("${real[@]}" "${stack[@]}")   # checked against glibc's output
 has() { [[ " ${workloads[*]} " == *" $1 "* ]]; }
 
 log "setting up in $work"
@@ -138,6 +255,7 @@ command_for() {
     churn-2t) CMD=("$work/alloc-bench" churn "$scale" 2); CHECK="" ;;
     sort) CMD=(sort "$work/sort.txt") ;;
     python) CMD=(python3 "$here/workloads/objects.py" "$py_n") ;;
+    pynest) CMD=(python3 "$here/workloads/nested.py" "$nest_n") ;;
     perl) CMD=(perl "$here/workloads/hash.pl" "$pl_n") ;;
     gcc) CMD=(gcc -O2 -c "$work/gen.c" -o "$work/gen.o"); CHECK=$work/gen.o ;;
     git) CMD=(git -C "$work/repo" --no-pager log -p -M --stat main) ;;
@@ -145,23 +263,44 @@ command_for() {
   esac
 }
 
-# Runs one workload under one allocator: sets WALL_US, RSS_KIB, CPU (user and system seconds)
-# and STATUS ("ok" or why not).
-declare -A reference
+# Runs one workload under one configuration: sets WALL_US, RSS_KIB, CPU (user and system
+# seconds) and STATUS ("ok" or why not).
+declare -A reference glibc_us
 measure() {
-  local w=$1 a=$2 t0 t1 rc=0 last
+  local w=$1 a=$2 t0 t1 rc=0 last stop=$limit
+  local -a launcher
   command_for "$w"
-  rm -f "$work/gen.o"
+  if [ -n "${glibc_us[$w]:-}" ]; then   # F times glibc's first time, within [30, limit] seconds
+    stop=$(( glibc_us[$w] * factor / 1000000 + 1 ))
+    [ "$stop" -ge 30 ] || stop=30
+    [ "$stop" -le "$limit" ] || stop=$limit
+  fi
+  read -ra launcher <<<"${wrap[$a]}"
+  rm -f "$work/gen.o" "$work/heaptrack.raw"
   t0=$EPOCHREALTIME
-  /usr/bin/time -f '%e %M %U %S' -o "$work/time" \
-    env ${preload[$a]:+LD_PRELOAD="${preload[$a]}"} "${CMD[@]}" >"$work/out" 2>"$work/err" || rc=$?
+  # shellcheck disable=SC2086 # cenv holds VAR=value words without blanks
+  # timeout before env: the preload must start with the workload's own process (heaptrack, for
+  # one, traces the first process it is loaded into and leaves the children alone).
+  /usr/bin/time -f '%e %M %U %S' -o "$work/time" timeout -k 10 "$stop" \
+    env ${preload[$a]:+LD_PRELOAD="${preload[$a]}"} ${cenv[$a]} \
+    "${launcher[@]}" "${CMD[@]}" >"$work/out" 2>"$work/err" || rc=$?
   t1=$EPOCHREALTIME
+  local traced=yes   # did the checker see the program? (a run it did not check does not count)
+  case $a in
+    heaptrack) [ -s "$work/heaptrack.raw" ] && grep -aq "^X .*${CMD[0]##*/}" "$work/heaptrack.raw" || traced=no ;;
+    valgrind) grep -q 'HEAP SUMMARY' "$work/err" || traced=no ;;
+  esac
+  rm -f "$work/heaptrack.raw"
   WALL_US=$(( ${t1/./} - ${t0/./} ))
   last=$(tail -n 1 "$work/time")
   RSS_KIB=$(awk '{print $2}' <<<"$last")
   CPU=$(awk '{print $3 "\t" $4}' <<<"$last")
   STATUS=ok
-  if grep -q '^Command terminated by signal' "$work/time"; then
+  if [ "$rc" = 124 ] || [ "$rc" = 137 ]; then
+    STATUS="timed out (over $stop s)"
+  elif [ "$traced" = no ]; then
+    STATUS="not traced ($a left no record of ${CMD[0]##*/})"
+  elif grep -q '^Command terminated by signal' "$work/time"; then
     STATUS="crashed ($(grep -o 'signal [0-9]*' "$work/time"))"
   elif [ "$rc" != 0 ]; then
     STATUS="failed (exit $rc)"
@@ -174,28 +313,39 @@ measure() {
     elif [ "${reference[$w]}" != "$sum" ]; then STATUS="wrong result"
     fi
   fi
+  [ "$a" = glibc ] && [ "$STATUS" = ok ] && [ -z "${glibc_us[$w]:-}" ] && glibc_us[$w]=$WALL_US
   if [ "$STATUS" != ok ]; then
     log "  $w under $a: $STATUS; stderr: $(head -c 300 "$work/err" | tr '\n' ' ')"
   fi
 }
 
 # A first, untimed glibc run of each real program: warms the page cache, sets the reference
-# output every allocator's run must reproduce.
-for w in "${real[@]}"; do
+# output every configuration's run must reproduce.
+for w in "${programs[@]}"; do
   measure "$w" glibc
   [ "$STATUS" = ok ] || { echo "bench/run.sh: $w fails under glibc: $STATUS" >&2; exit 1; }
 done
 
 # ---- the runs ----------------------------------------------------------------------------------
 declare -A walls rsss cpus status
-[ -n "$raw" ] && printf 'rep\tworkload\tallocator\twall_s\tpeak_rss_kib\tuser_s\tsys_s\tstatus\n' >"$raw"
+if has_alloc valgrind; then   # valgrind's workloads: the others are marked, not run
+  [ -n "$vg_only" ] || vg_only=$(IFS=,; echo "${programs[*]}")
+  for w in "${workloads[@]}"; do
+    [ "$vg_only" = all ] || [[ ",$vg_only," == *",$w,"* ]] ||
+      status[$w|valgrind]="not run (--valgrind-only)"
+  done
+  [ "$vg_runs" -lt "$reps" ] && notes+=("valgrind ran $vg_runs of the $reps repetitions (--valgrind-runs): its figures are the median of $vg_runs.")
+fi
+[ -n "$raw" ] && printf 'rep\tworkload\tconfiguration\twall_s\tpeak_rss_kib\tuser_s\tsys_s\tstatus\n' >"$raw"
 na=${#allocs[@]}
 for ((r = 0; r < reps; r++)); do
   log "repetition $((r + 1)) of $reps ($(( (${EPOCHREALTIME/./} - ${started/./}) / 1000000 )) s so far)"
   for w in "${workloads[@]}"; do
     for ((i = 0; i < na; i++)); do
       a=${allocs[$(( (i + r) % na ))]}
-      [[ "${status[$w|$a]:-ok}" == ok ]] || continue   # failed once: not run again
+      [[ "${status[$w|$a]:-ok}" == ok ]] || continue   # failed once (or not to run): not run again
+      [ "$a" = valgrind ] && [ "$r" -ge "$vg_runs" ] && continue
+      [ "$a" = valgrind ] && log "  $w under valgrind (slow)"
       measure "$w" "$a"
       if [ "$STATUS" = ok ]; then
         walls[$w|$a]+="$WALL_US "
@@ -218,7 +368,7 @@ maxof() { tr ' ' '\n' <<<"$1" | grep . | sort -n | tail -n 1; }
 
 # table KIND(time|cpu|rss) WORKLOADS...
 table() {
-  local kind=$1 w a base v line head sep
+  local kind=$1 w a base v line head sep rows=0
   shift
   head="| workload | glibc |" sep="|---|--:|"
   for a in "${allocs[@]:1}"; do head+=" $a |"; sep+="--:|"; done
@@ -241,8 +391,13 @@ table() {
       base=$(maxof "${rsss[$w|glibc]}")
       line+=" $(awk -v b="$base" 'BEGIN {printf "%.1f MiB", b / 1024}') |"
     fi
+    rows=$((rows + 1))
     for a in "${allocs[@]:1}"; do
-      if [ "${status[$w|$a]:-ok}" != ok ]; then line+=" **${status[$w|$a]}** |"; continue; fi
+      case ${status[$w|$a]:-ok} in
+        ok) ;;
+        "not run"*) line+=" not run |"; continue ;;
+        *) line+=" **${status[$w|$a]}** |"; continue ;;
+      esac
       case $kind in
         time) v=$(median "${walls[$w|$a]}") ;;
         cpu) v=$(median "${cpus[$w|$a]}"); [ "$v" != 0 ] || v=10 ;;
@@ -258,10 +413,33 @@ table() {
     line="| *geometric mean* | |"
     for a in "${allocs[@]:1}"; do
       if [ "${count[$a]:-0}" -gt 0 ]; then
-        line+=" *$(awk -v s="${logsum[$a]}" -v n="${count[$a]}" 'BEGIN {printf "%.2f×", exp(s / n)}')* |"
+        # over fewer rows than the others (a run failed or was not run): say over how many
+        line+=" *$(awk -v s="${logsum[$a]}" -v n="${count[$a]}" 'BEGIN {printf "%.2f×", exp(s / n)}')"
+        [ "${count[$a]}" = "$rows" ] || line+=" (${count[$a]} of $rows)"
+        line+="* |"
       else line+=" – |"; fi
     done
     echo "$line"
+  fi
+}
+
+# val WORKLOAD CONFIG KIND(time|cpu|rss): the table's figure (µs, ms or KiB); empty if none.
+val() {
+  [ "${status[$1|$2]:-ok}" = ok ] || return 0
+  case $3 in
+    time) [ -n "${walls[$1|$2]:-}" ] && median "${walls[$1|$2]}" ;;
+    cpu) [ -n "${cpus[$1|$2]:-}" ] && median "${cpus[$1|$2]}" ;;
+    *) [ -n "${rsss[$1|$2]:-}" ] && maxof "${rsss[$1|$2]}" ;;
+  esac
+  return 0
+}
+# cell WORKLOAD A B: A's median wall time over B's, as a table cell; why not, if not.
+cell() {
+  local x y
+  x=$(val "$1" "$2" time) y=$(val "$1" "$3" time)
+  if [ -n "$x" ] && [ -n "$y" ]; then awk -v x="$x" -v y="$y" 'BEGIN {printf "%.2f×", x / y}'
+  elif [ -z "$x" ]; then echo "$2 ${status[$1|$2]:-no figure}"
+  else echo "$3 ${status[$1|$3]:-no figure}"
   fi
 }
 
@@ -270,13 +448,16 @@ echo
 echo "$(date -u '+%Y-%m-%d %H:%M UTC'); $(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //')); Linux $(uname -r); $(ldd --version | head -n 1 | sed 's/^ldd //')."
 echo "$reps repetitions$([ "$quick" = 1 ] && echo " (--quick: smaller inputs)"); run time ${elapsed} s."
 echo "Ratios are to glibc in the same run: below 1.00× is faster (or smaller) than glibc."
+echo "Configurations: $(IFS=' '; for a in "${allocs[@]}"; do printf '%s' "$a"; [ -n "${cenv[$a]}" ] && printf ' (%s)' "${cenv[$a]}"; [ -n "${wrap[$a]}" ] && printf ' (%s)' "${wrap[$a]}"; printf '; '; done | sed 's/; $/./')"
+has_alloc heaptrack && has gcc &&
+  notes+=("heaptrack takes itself out of LD_PRELOAD in child processes: under it, gcc's driver is traced but cc1 and as are not, so its gcc row does not measure compiling under heaptrack.")
 for n in "${notes[@]+"${notes[@]}"}"; do echo "$n"; done
-for group in micro real; do
-  if [ "$group" = micro ]; then
-    ws=("${micro[@]}") what="Microbenchmarks (bench/alloc-bench.c, scale $scale)"
-  else
-    ws=("${real[@]}") what="Real programs"
-  fi
+for group in micro real stack; do
+  case $group in
+    micro) ws=("${micro[@]}") what="Microbenchmarks (bench/alloc-bench.c, scale $scale)" ;;
+    real) ws=("${real[@]}") what="Real programs" ;;
+    *) ws=("${stack[@]}") what="Stack-heavy workloads" ;;
+  esac
   [ ${#ws[@]} -gt 0 ] || continue
   echo
   echo "### $what: wall time, median of $reps"
@@ -291,3 +472,97 @@ for group in micro real; do
   echo
   table rss "${ws[@]}"
 done
+
+# ---- the checked modes against each other, and the GPA's targets ------------------------------
+pairs=()   # "A B": a column of A's wall time over B's, where both ran
+for p in "gpa glibc" "valgrind gpa" "gpa-nochecks jemalloc" "gpa lsan" "gpa lsan-full" "gpa heaptrack" \
+         "lsan-full lsan"; do
+  has_alloc "${p% *}" && has_alloc "${p#* }" && pairs+=("$p")
+done
+[ ${#pairs[@]} -gt 0 ] || exit 0
+echo
+echo "### Checked modes against each other: wall time, ratio of medians"
+echo
+echo "Each column is the first configuration's median wall time over the second's: valgrind ÷ gpa"
+echo "is how many times faster the GPA is than memcheck; the others are below 1.00× where the"
+echo "first is faster."
+echo
+head="| workload |" sep="|---|"
+for p in "${pairs[@]}"; do head+=" ${p% *} ÷ ${p#* } |"; sep+="--:|"; done
+if has_alloc gpa; then head+=" gpa peak RSS | 2 × glibc + quarantine |"; sep+="--:|--:|"; fi
+echo "$head"; echo "$sep"
+for w in "${workloads[@]}"; do
+  line="| $w |"
+  for p in "${pairs[@]}"; do line+=" $(cell "$w" "${p% *}" "${p#* }") |"; done
+  if has_alloc gpa; then
+    g=$(val "$w" gpa rss) b=$(val "$w" glibc rss)
+    line+=" $([ -n "$g" ] && awk -v v="$g" 'BEGIN {printf "%.1f MiB", v / 1024}' || echo –) |"
+    line+=" $([ -n "$b" ] && [ -n "$quarantine_kib" ] && awk -v b="$b" -v q="$quarantine_kib" 'BEGIN {printf "%.1f MiB", (2 * b + q) / 1024}' || echo –) |"
+  fi
+  echo "$line"
+done
+
+# target_line LABEL OP LIMIT A B: one line saying whether A's median wall time over B's is at most
+# (OP le) or at least (OP ge) LIMIT on every real program, with the worst one and the geometric
+# mean; the stack-heavy workloads are given apart. Any real program without a figure: not met.
+target_line() {
+  local label=$1 op=$2 limit=$3 a=$4 b=$5 w x y r worst="" wname="" missing=() logs=0 n=0 extra=""
+  for w in "${real[@]}"; do
+    x=$(val "$w" "$a" time) y=$(val "$w" "$b" time)
+    if [ -z "$x" ] || [ -z "$y" ]; then
+      missing+=("$w (${status[$w|$a]:-${status[$w|$b]:-no figure}})"); continue
+    fi
+    r=$(awk -v x="$x" -v y="$y" 'BEGIN {print x / y}')
+    logs=$(awk -v s="$logs" -v r="$r" 'BEGIN {print s + log(r)}'); n=$((n + 1))
+    if [ -z "$worst" ] || awk -v r="$r" -v w="$worst" -v op="$op" 'BEGIN {exit !(op == "le" ? r > w : r < w)}'; then
+      worst=$r wname=$w
+    fi
+  done
+  for w in "${stack[@]}"; do
+    x=$(val "$w" "$a" time) y=$(val "$w" "$b" time)
+    [ -n "$x" ] && [ -n "$y" ] && extra+="${extra:+, }$w $(awk -v x="$x" -v y="$y" 'BEGIN {printf "%.2f×", x / y}')"
+  done
+  local verdict
+  if [ "$n" = 0 ]; then verdict="**not measured**"
+  elif [ ${#missing[@]} -gt 0 ]; then verdict="**not met**"
+  elif awk -v r="$worst" -v l="$limit" -v op="$op" 'BEGIN {exit !(op == "le" ? r <= l : r >= l)}'; then verdict="**met**"
+  else verdict="**not met**"
+  fi
+  printf -- '- %s: %s' "$label" "$verdict"
+  [ "$n" -gt 0 ] && printf -- '; %s %s (%s), geometric mean %s over %d real programs' \
+    "$([ "$op" = le ] && echo largest || echo smallest)" \
+    "$(awk -v r="$worst" 'BEGIN {printf "%.2f×", r}')" "$wname" \
+    "$(awk -v s="$logs" -v n="$n" 'BEGIN {printf "%.2f×", exp(s / n)}')" "$n"
+  if [ ${#missing[@]} -gt 0 ]; then
+    printf -- '; no figure for %s' "${missing[0]}"; printf -- ', %s' "${missing[@]:1}"
+  fi
+  [ -n "$extra" ] && printf -- '; stack-heavy: %s' "$extra"
+  echo
+}
+if has_alloc gpa || has_alloc gpa-nochecks; then
+  echo
+  echo "### The GPA's targets (real programs: ${real[*]})"
+  echo
+  has_alloc gpa && target_line "full-check GPA within 2.5× glibc's wall time" le 2.5 gpa glibc
+  has_alloc gpa && has_alloc valgrind &&
+    target_line "full-check GPA at least 8× faster than valgrind memcheck (valgrind ÷ gpa)" ge 8 valgrind gpa
+  has_alloc gpa-nochecks && has_alloc jemalloc &&
+    target_line "GPA with checks off within 1.25× jemalloc's wall time" le 1.25 gpa-nochecks jemalloc
+  if has_alloc gpa; then
+    over=() worst="" wname="" n=0
+    for w in "${real[@]}"; do
+      g=$(val "$w" gpa rss) b=$(val "$w" glibc rss)
+      if [ -z "$g" ] || [ -z "$b" ] || [ -z "$quarantine_kib" ]; then over+=("$w (no figure)"); continue; fi
+      r=$(awk -v g="$g" -v b="$b" -v q="$quarantine_kib" 'BEGIN {print g / (2 * b + q)}')
+      n=$((n + 1))
+      if [ -z "$worst" ] || awk -v r="$r" -v w="$worst" 'BEGIN {exit !(r > w)}'; then worst=$r wname=$w; fi
+      awk -v r="$r" 'BEGIN {exit !(r > 1)}' && over+=("$w")
+    done
+    printf -- "- full-check GPA's peak RSS within 2× glibc's plus the quarantine (%s): %s" \
+      "$([ -n "$quarantine_kib" ] && awk -v q="$quarantine_kib" 'BEGIN {printf "%.0f MiB", q / 1024}' || echo unknown)" \
+      "$([ ${#over[@]} = 0 ] && [ "$n" -gt 0 ] && echo "**met**" || echo "**not met**")"
+    [ "$n" -gt 0 ] && printf -- '; the largest is %s of the limit (%s)' "$(awk -v r="$worst" 'BEGIN {printf "%.0f%%", r * 100}')" "$wname"
+    [ ${#over[@]} -gt 0 ] && printf -- '; over or without a figure: %s' "${over[*]}"
+    echo
+  fi
+fi
