@@ -8,7 +8,6 @@
  * fork handlers - from here, never from inside malloc, because pthread_atfork may allocate.
  * The report is written from the destructor, never registered with atexit from inside malloc
  * (glibc's atexit calls calloc under its own lock). */
-#include "../src/leaks.h"
 #include "../src/report.h"
 #include "../src/runtime.h"
 #include "../src/stack.h"
@@ -84,8 +83,7 @@ __attribute__((constructor)) static void zalloc_start(void) {
    * since in a non-PIE program that takes its address (python3) &malloc is the program's PLT
    * entry, and captures then kept zalloc's frames while the leak check skipped the program's
    * data. */
-  za_stack_init((const void *)zalloc_start);
-  za_leaks_init((const void *)zalloc_start);
+  za_runtime_outside_malloc((const void *)zalloc_start);
 }
 
 /* Our destructor runs before those of libraries initialised ahead of us (all the program's

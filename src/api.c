@@ -42,9 +42,11 @@ static void *alloc_block(za_counter_t call, size_t size, size_t align, unsigned 
   if (za_unlikely(size > ZA_MAX_REQUEST)) return refuse(op, ZA_REQ_TOO_LARGE, a, b, NULL, ENOMEM);
   za_runtime_ensure();
   za_thread_t *t = za_thread_enter();
-  za_stats_call(t, call);
-  void *p = za_backend->alloc(t, size, align, flags | alloc_flags(ZA_KIND_MALLOC));
-  if (za_likely(p != NULL)) za_stats_alloc(t, size);
+  flags |= alloc_flags(ZA_KIND_MALLOC);
+  bool counted = !(flags & ZA_ALLOC_INTERNAL); /* zalloc's own blocks are not the program's */
+  if (counted) za_stats_call(t, call);
+  void *p = za_backend->alloc(t, size, align, flags);
+  if (za_likely(p != NULL) && counted) za_stats_alloc(t, size);
   za_thread_leave(t);
   if (za_unlikely(p == NULL)) errno = ENOMEM;
   return p;
@@ -62,25 +64,27 @@ void *za_calloc(size_t n, size_t size) {
 }
 
 /* Free `p`: count it if it was live, record a finding if it was not, or if `op` does not
- * match how it was allocated (`kind`; `size` for a sized delete, else 0). */
-static void free_block(za_thread_t *t, za_op_t op, void *p, za_kind_t kind, size_t size) {
+ * match how it was allocated (`kind`; `size` for a sized delete, else 0). False when the block
+ * was one of zalloc's own (the call is then not the program's either). */
+static bool free_block(za_thread_t *t, za_op_t op, void *p, za_kind_t kind, size_t size) {
   za_block_info_t info;
   za_block_state_t st = za_backend->free(t, p, &info);
   if (za_likely(st == ZA_BLOCK_LIVE)) {
+    if (za_unlikely(info.internal)) return false;
     if (this_epoch(&info)) za_stats_free(t, info.size);
     if (za_unlikely(za_backend->checks && (info.kind != kind || (size && size != info.size))))
       za_finding_mismatch(op, p, &info, size);
   } else {
     za_finding_record(op, p, st, &info);
   }
+  return true;
 }
 
 void za_free(void *p) {
   if (!p) return;
   za_runtime_ensure();
   za_thread_t *t = za_thread_enter();
-  za_stats_call(t, ZA_C_FREE);
-  free_block(t, ZA_OP_FREE, p, ZA_KIND_MALLOC, 0);
+  if (free_block(t, ZA_OP_FREE, p, ZA_KIND_MALLOC, 0)) za_stats_call(t, ZA_C_FREE);
   za_thread_leave(t);
 }
 
@@ -90,7 +94,7 @@ void *za_realloc(void *p, size_t size) {
     return refuse(ZA_OP_REALLOC, ZA_REQ_TOO_LARGE, size, 0, p, ENOMEM);
   za_runtime_ensure();
   za_thread_t *t = za_thread_enter();
-  za_stats_call(t, ZA_C_REALLOC);
+  if (!za_stack_internal()) za_stats_call(t, ZA_C_REALLOC);
   if (size == 0) {
     free_block(t, ZA_OP_REALLOC, p, ZA_KIND_MALLOC, 0); /* glibc: free, return NULL */
     za_thread_leave(t);
@@ -102,12 +106,13 @@ void *za_realloc(void *p, size_t size) {
   if (st != ZA_BLOCK_LIVE) {
     za_finding_record(ZA_OP_REALLOC, p, st, &info); /* p is left as it was */
   } else if (q) {
-    if (this_epoch(&info)) za_stats_resize(t, info.size, size);
+    if (this_epoch(&info) && !info.internal) za_stats_resize(t, info.size, size);
     if (za_unlikely(info.kind != ZA_KIND_MALLOC)) za_finding_mismatch(ZA_OP_REALLOC, p, &info, 0);
   } else if ((q = za_backend->alloc(t, size, ZA_MIN_ALIGN,
                                     (size > info.size ? ZA_ALLOC_GROWING : 0) |
+                                        (info.internal ? ZA_ALLOC_INTERNAL : 0) |
                                         alloc_flags(ZA_KIND_MALLOC))) != NULL) {
-    za_stats_alloc(t, size);
+    if (!info.internal && !za_stack_internal()) za_stats_alloc(t, size);
     /* Up to the old usable size: a program may have used all that malloc_usable_size said. */
     memcpy(q, p, info.usable < size ? info.usable : size);
     free_block(t, ZA_OP_REALLOC, p, ZA_KIND_MALLOC, 0);
@@ -154,8 +159,8 @@ void za_delete(void *p, za_kind_t kind, size_t size, size_t align) {
   if (!p) return;
   za_runtime_ensure();
   za_thread_t *t = za_thread_enter();
-  za_stats_call(t, ZA_C_FREE);
-  free_block(t, kind == ZA_KIND_NEW_ARRAY ? ZA_OP_DELETE_ARRAY : ZA_OP_DELETE, p, kind, size);
+  if (free_block(t, kind == ZA_KIND_NEW_ARRAY ? ZA_OP_DELETE_ARRAY : ZA_OP_DELETE, p, kind, size))
+    za_stats_call(t, ZA_C_FREE);
   za_thread_leave(t);
 }
 

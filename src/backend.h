@@ -23,6 +23,7 @@ typedef struct za_block_info {
   /* What a checking backend records (zero where it does not): how the block was allocated
    * (za_kind_t), where and by which thread it was allocated and freed. */
   uint8_t kind;
+  bool internal;       /* allocated with ZA_ALLOC_INTERNAL: not counted as the program's */
   za_stack_id_t alloc_stack, free_stack;
   int alloc_tid, free_tid;
 } za_block_info_t;

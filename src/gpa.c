@@ -364,6 +364,7 @@ typedef struct where {
 
 static void fill_info(const rec_t *r, uint32_t w, const slab_t *s, za_block_info_t *info) {
   *info = (za_block_info_t){.size = r->size, .usable = r->size, .epoch = r->epoch, .kind = (uint8_t)W_KIND(w),
+                            .internal = (w & W_INTERNAL) != 0,
                             .alloc_stack = r->alloc_stack, .free_stack = r->free_stack,
                             .alloc_tid = r->alloc_tid, .free_tid = r->free_tid};
   (void)s;

@@ -95,6 +95,7 @@ static bool insert(const entry_t *n) {
 
 static void fill_info(const entry_t *e, za_block_info_t *info) {
   *info = (za_block_info_t){.size = e->size, .usable = e->maplen, .epoch = e->epoch, .kind = e->kind,
+                            .internal = e->internal,
                             .alloc_stack = e->alloc_stack, .alloc_tid = e->alloc_tid};
 }
 

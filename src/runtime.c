@@ -3,6 +3,7 @@
 #include "backend.h"
 #include "findings.h"
 #include "large.h"
+#include "leaks.h"
 #include "options.h"
 #include "out.h"
 #include "prim.h"
@@ -98,6 +99,12 @@ void za_runtime_init(void) {
   if (init_tid == za_os_gettid())
     fatal("zalloc: internal error: the allocator was re-entered during its own start-up");
   while (atomic_load_explicit(&za_runtime_state, memory_order_acquire) != 2) za_os_yield();
+}
+
+void za_runtime_outside_malloc(const void *self) {
+  za_runtime_ensure();
+  if (za_backend->checks && za_opt.stack_depth > 0) za_stack_init(self);
+  za_leaks_init(self);
 }
 
 /* The forking process's pid, taken before fork: in the child, getppid() is already 1 (or a

@@ -18,6 +18,11 @@ static inline void za_runtime_ensure(void) {
     za_runtime_init();
 }
 
+/* Start-up work that must not run inside malloc (it loads libraries): from the preload
+ * constructor. `self` is an address in zalloc's own code. Loads the unwinder when the mode
+ * records stacks, and tells the leak check which module is zalloc. */
+void za_runtime_outside_malloc(const void *self);
+
 /* pthread_atfork handlers: every zalloc lock is taken before fork, in one order, and released
  * (parent) or reset (child) after it. The child then counts only its own allocations. */
 void za_fork_prepare(void);

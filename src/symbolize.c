@@ -59,7 +59,11 @@ static za_frame_info_t *za_sym_cache;   /* ZA_SYM_CACHE_SLOTS entries, from za_o
 
 static bool dw_bind(void) {
   void *find_elf = dlsym(za_dw.lib, "dwfl_linux_proc_find_elf");
-  void *find_debuginfo = dlsym(za_dw.lib, "dwfl_standard_find_debuginfo");
+  /* Not dwfl_standard_find_debuginfo: when the usual places have nothing it asks debuginfod,
+   * which starts libcurl (and OpenSSL) inside the exiting process - a crash where the program
+   * had already shut OpenSSL down - and goes to the network. Build-id lookup under
+   * /usr/lib/debug is local. */
+  void *find_debuginfo = dlsym(za_dw.lib, "dwfl_build_id_find_debuginfo");
   if (find_elf == NULL || find_debuginfo == NULL) return false;
   *(void **)&za_dw.callbacks.find_elf = find_elf;
   *(void **)&za_dw.callbacks.find_debuginfo = find_debuginfo;

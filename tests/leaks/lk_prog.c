@@ -22,6 +22,11 @@ static void say(const char *s) { (void)!write(1, s, strlen(s)); }
 static void put(void *block, int slot, void *value) { ((void *volatile *)block)[slot] = value; }
 
 void *volatile global_slot;       /* module data */
+#ifdef LK_TAKE_MALLOC_ADDRESS
+/* Built as a non-PIE program that takes malloc's address (as Debian's python3.11 does): the
+ * address is then the program's own PLT entry, not the preloaded library's function. */
+void *(*volatile lk_malloc_address)(size_t) = malloc;
+#endif
 static __thread void *volatile tls_slot;
 
 /* Zero the stack below the caller, where earlier calls left their locals. */

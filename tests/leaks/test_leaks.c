@@ -17,8 +17,8 @@ typedef struct lk_run {
   char *log;
 } lk_run_t;
 
-static void run(lk_run_t *r, const char *scenario, const char *leaks_mode) {
-  const char *argv[] = {LK_PROG, scenario, LK_LIB, NULL};
+static void run_prog(lk_run_t *r, const char *prog, const char *scenario, const char *leaks_mode) {
+  const char *argv[] = {prog, scenario, LK_LIB, NULL};
   char *mode = zr_fmt("ZALLOC_LEAKS=%s", leaks_mode ? leaks_mode : "lost");
   const char *extra[] = {"ZALLOC_MODE=gpa", mode, NULL};
   zr_start(&r->z, argv, extra, TIMEOUT);
@@ -27,6 +27,10 @@ static void run(lk_run_t *r, const char *scenario, const char *leaks_mode) {
   r->tid = zr_value_long(r->z.r.out, "tid");
   r->log = zr_only_log(&r->z, &r->pid);
   zr_assert_all_lines_of(r->log, r->pid);
+}
+
+static void run(lk_run_t *r, const char *scenario, const char *leaks_mode) {
+  run_prog(r, LK_PROG, scenario, leaks_mode);
 }
 
 static void done(lk_run_t *r) {
@@ -147,6 +151,27 @@ Test(leaks, blocks_from_one_stack_are_one_group) {
 }
 
 Test(leaks, reachable_from_module_data) { assert_scenario_none_lost("global"); }
+
+/* Regression: zalloc named its own code by &malloc, which in a non-PIE program that takes
+ * malloc's address is the program's PLT entry: the program's data was then left out of the
+ * roots, and zalloc's own frames were left in every stack. */
+Test(leaks, non_pie_program_taking_mallocs_address) {
+  lk_run_t r;
+  run_prog(&r, LK_PROG_NOPIE, "global", NULL);
+  assert_none_lost(&r);
+  done(&r);
+  run_prog(&r, LK_PROG_NOPIE, "definite", NULL);
+  char *h = zr_fmt("definitely lost: 1 block, 1,001 bytes, allocated at (thread %ld):", r.tid);
+  assert_group(&r, h, "lose_one");
+  char *frame0 = zr_fmt("==%ld==     #0 ", r.pid);
+  const char *f = strstr(r.log, frame0);
+  cr_assert(f && strstr(f, "lose_one") && strstr(f, "lose_one") < strchr(f, '\n'),
+            "frame #0 is not the program's lose_one:\n%s", r.log);
+  cr_assert_null(strstr(r.log, "libzalloc.so+"), "zalloc's own frames in a stack:\n%s", r.log);
+  free(frame0);
+  free(h);
+  done(&r);
+}
 
 Test(leaks, interior_pointer_keeps_a_block_reachable) { assert_scenario_none_lost("interior"); }
 
