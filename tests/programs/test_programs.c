@@ -1,10 +1,11 @@
 /* Real, unmodified programs under zalloc.
  *
  * Each test runs a program from the system twice, once plainly and once with libzalloc.so
- * preloaded (ZALLOC_MODE=arena, ZALLOC_LOG=<tempdir>/z.%p), and expects the same stdout, stderr
- * and exit status from both. Every process of the zalloc run must leave a report file that
- * says "mode arena" and "heap errors: none"; the tests count the reports, so a child process
- * that crashed or was never run under zalloc shows up too.
+ * preloaded in the default mode (gpa: ZALLOC_MODE unset, ZALLOC_LOG=<tempdir>/z.%p), and
+ * expects the same stdout, stderr and exit status from both. Every process of the zalloc run
+ * must leave a report file that says "mode gpa" and "heap errors: none"; the tests count the
+ * reports, so a child process that crashed or was never run under zalloc shows up too. (How
+ * their leak checks compare with valgrind's is test_valgrind.c's business.)
  *
  * The workloads are sized to keep the whole suite well under a minute and a half on two cores.
  * Scripts and sources the programs run are in scripts/, next to this file. A program that is
@@ -27,96 +28,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "prog_common.h"
 #include "spawn.h"
 
 /* Per run: long enough for a loaded CI machine, short enough that a hang fails the test
  * rather than the ctest timeout of the whole binary. */
 #define RUN_TIMEOUT 60
-
-/* ---- small helpers ----------------------------------------------------------------------- */
-
-typedef struct strlist {
-  char *v[64];
-  size_t n;
-} strlist_t;
-
-static void sl_add(strlist_t *l, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void sl_add(strlist_t *l, const char *fmt, ...) {
-  va_list ap;
-  char *s = NULL;
-  va_start(ap, fmt);
-  if (vasprintf(&s, fmt, ap) < 0) s = NULL;
-  va_end(ap);
-  cr_assert(s != NULL && l->n + 1 < sizeof l->v / sizeof l->v[0], "string list full");
-  l->v[l->n++] = s;
-  l->v[l->n] = NULL;
-}
-
-static void sl_free(strlist_t *l) {
-  for (size_t i = 0; i < l->n; i++) free(l->v[i]);
-  l->n = 0;
-  l->v[0] = NULL;
-}
-
-static const char *const *sl_argv(const strlist_t *l) { return (const char *const *)l->v; }
-
-static char *path_join(const char *dir, const char *name) {
-  char *p;
-  cr_assert(asprintf(&p, "%s/%s", dir, name) >= 0);
-  return p;
-}
-
-static void write_file(const char *path, const char *data, size_t len) {
-  FILE *f = fopen(path, "wb");
-  cr_assert(f != NULL, "cannot create %s: %s", path, strerror(errno));
-  cr_assert(fwrite(data, 1, len, f) == len && fclose(f) == 0, "cannot write %s", path);
-}
-
-static void write_str(const char *path, const char *s) { write_file(path, s, strlen(s)); }
-
-static void make_dir(const char *path) {
-  cr_assert(mkdir(path, 0755) == 0 || errno == EEXIST, "mkdir %s: %s", path, strerror(errno));
-}
-
-static void copy_file(const char *from, const char *to) {
-  size_t len;
-  char *data = slurp(from, &len);
-  cr_assert(data != NULL, "cannot read %s", from);
-  write_file(to, data, len);
-  free(data);
-}
-
-/* A file of the source tree's tests/programs/scripts/. */
-static char *script_path(const char *name) {
-  char *p;
-  cr_assert(asprintf(&p, "%s/programs/scripts/%s", test_src_dir(), name) >= 0);
-  cr_assert(access(p, R_OK) == 0, "missing test script %s", p);
-  return p;
-}
-
-/* The test's program, or a clear failure naming what to install. */
-static void require(const char *path, const char *package) {
-  if (access(path, X_OK) != 0)
-    cr_assert_fail("%s is not installed: install the Debian package '%s' "
-                   "(scripts/deps.sh test installs everything this suite needs)",
-                   path, package);
-}
-
-static void cleanup(char *dir) {
-  const char *keep = getenv("ZA_KEEP_TMP");
-  if (keep && *keep && strcmp(keep, "0") != 0) {
-    cr_log_info("kept %s", dir);
-  } else {
-    remove_tree(dir);
-  }
-  free(dir);
-}
-
-/* Deterministic pseudo-random numbers (a 64-bit LCG; the high bits are good enough here). */
-static uint32_t lcg_next(uint64_t *state) {
-  *state = *state * 6364136223846793005ull + 1442695040888963407ull;
-  return (uint32_t)(*state >> 33);
-}
 
 /* ---- running a program both ways --------------------------------------------------------- */
 
@@ -137,7 +54,7 @@ static void run_one(const job_t *j, bool under_zalloc, run_result_t *r) {
   sl_add(&env, "ZALLOC_ABORT=");
   if (under_zalloc) {
     sl_add(&env, "LD_PRELOAD=%s", zalloc_library());
-    sl_add(&env, "ZALLOC_MODE=arena");
+    sl_add(&env, "ZALLOC_MODE=");
     sl_add(&env, "ZALLOC_LOG=%s/z.%%p", j->logdir);
   } else {
     sl_add(&env, "LD_PRELOAD=");
@@ -202,7 +119,7 @@ typedef struct reports {
   char commands[8192]; /* "\n<basename of argv[0]>\n<...>\n" of every report, for has_program */
 } reports_t;
 
-/* Check every report file in `logdir`: not empty, "mode arena", "heap errors: none". A process
+/* Check every report file in `logdir`: not empty, "mode gpa", "heap errors: none". A process
  * that dies of a signal or leaves through _exit() writes no file at all; the tests count the
  * reports to notice one. */
 static void scan_reports(const char *logdir, reports_t *r) {
@@ -222,7 +139,7 @@ static void scan_reports(const char *logdir, reports_t *r) {
               "%s is empty: process %s opened its log but wrote no report into it",
               path, e->d_name + 2);
     if (len > 0) {
-      cr_expect(strstr(text, "mode arena") != NULL, "%s: no \"mode arena\" in the report:\n%.3000s",
+      cr_expect(strstr(text, "mode gpa") != NULL, "%s: no \"mode gpa\" in the report:\n%.3000s",
                 path, text);
       cr_expect(strstr(text, "heap errors: none") != NULL,
                 "%s: zalloc found heap errors:\n%.3000s", path, text);
@@ -364,27 +281,6 @@ Test(programs, ls) {
 
 #define SORT_LINES 500000
 
-/* SORT_LINES lines "<number> <word> <word>": numbers below 50,000 and words from a small
- * vocabulary, so -n has real keys to compare and -u real duplicates to drop. */
-static void make_sort_input(const char *path) {
-  static const char *const syll[] = {"ka", "lo", "mi", "nu", "ze", "ra", "tho", "qu",
-                                     "ix", "bel", "dor", "fen", "gul", "hap", "jin", "vox"};
-  char words[64][16];
-  uint64_t st = 20240601;
-  for (int w = 0; w < 64; w++) {
-    words[w][0] = '\0';
-    int parts = 1 + (int)(lcg_next(&st) % 3);
-    for (int k = 0; k < parts; k++) strcat(words[w], syll[lcg_next(&st) % 16]);
-  }
-  FILE *f = fopen(path, "w");
-  cr_assert(f != NULL);
-  for (int i = 0; i < SORT_LINES; i++) {
-    uint32_t a = lcg_next(&st), b = lcg_next(&st), c = lcg_next(&st);
-    fprintf(f, "%u %s %s\n", a % 50000, words[b % 64], words[c % 8]);
-  }
-  cr_assert(fclose(f) == 0);
-}
-
 static void sort_case(const char *label, const char *const *opts) {
   require("/usr/bin/sort", "coreutils");
   char *tmp = make_temp_dir("prog-sort");
@@ -393,7 +289,7 @@ static void sort_case(const char *label, const char *const *opts) {
   char *sorttmp = path_join(tmp, "sorttmp");
   make_dir(logdir);
   make_dir(sorttmp);
-  make_sort_input(input);
+  make_sort_input(input, SORT_LINES);
 
   strlist_t argv = {0};
   sl_add(&argv, "/usr/bin/sort");
@@ -683,22 +579,8 @@ Test(programs, git_repository) {
   make_dir(repo_plain);
   make_dir(repo_za);
 
-  /* Fixed names, dates and an empty configuration: the same object ids every time. */
   strlist_t env = {0};
-  sl_add(&env, "HOME=%s", home);
-  sl_add(&env, "XDG_CONFIG_HOME=%s", home);
-  sl_add(&env, "GIT_CONFIG_NOSYSTEM=1");
-  sl_add(&env, "GIT_AUTHOR_NAME=Ada Author");
-  sl_add(&env, "GIT_AUTHOR_EMAIL=ada@example.org");
-  sl_add(&env, "GIT_AUTHOR_DATE=2020-01-02T03:04:05+0000");
-  sl_add(&env, "GIT_COMMITTER_NAME=Carl Committer");
-  sl_add(&env, "GIT_COMMITTER_EMAIL=carl@example.org");
-  sl_add(&env, "GIT_COMMITTER_DATE=2020-01-02T03:04:05+0000");
-  sl_add(&env, "GIT_PAGER=cat");
-  sl_add(&env, "PAGER=cat");
-  sl_add(&env, "GIT_TERMINAL_PROMPT=0");
-  sl_add(&env, "LC_ALL=C");
-  sl_add(&env, "TZ=UTC");
+  git_env(&env, home);
 
 #define GIT(...) ((const char *const[]){"/usr/bin/git", __VA_ARGS__, NULL})
   struct step {

@@ -1,7 +1,9 @@
 # Run by tests/programs under PYTHONMALLOC=malloc, so every Python object is a malloc block.
 # Four threads build dicts, lists and strings (a few hundred thousand objects each), round-trip
 # them through json and scan them with re; the main thread forks a child while they run. The
-# output is a digest of the results only, so it is identical from run to run.
+# output is a digest of the results only, so it is identical from run to run. The optional
+# argument is the number of items each thread builds (default 50000; the valgrind comparison
+# runs a few thousand).
 import hashlib
 import json
 import os
@@ -10,18 +12,20 @@ import re
 import sys
 import threading
 
+N = int(sys.argv[1]) if len(sys.argv) > 1 else 50000
+
 
 def work(seed, out):
     rnd = random.Random(seed)
     table = {}
     pairs = []
-    for i in range(50000):
+    for i in range(N):
         key = "k%d_%s" % (i, "x" * (i % 17))
         table[key] = [i, str(i * 7), {"v": i % 13}]
         pairs.append((key, i * 3.5))
-        if i % 5000 == 0:
+        if i % (N // 10) == 0:
             assert json.loads(json.dumps(table[key])) == table[key]
-    blob = json.dumps({"items": pairs[:20000], "table": table})
+    blob = json.dumps({"items": pairs[:N * 2 // 5], "table": table})
     back = json.loads(blob)
     assert back["table"] == table
     pat = re.compile(r"k(\d+)_(x*)")
@@ -30,7 +34,7 @@ def work(seed, out):
         m = pat.fullmatch(key)
         total += int(m.group(1)) + len(m.group(2))
     words = sorted("".join(rnd.choice("abcdef") for _ in range(rnd.randint(1, 8)))
-                   for _ in range(20000))
+                   for _ in range(N * 2 // 5))
     text = " ".join(words)
     found = re.findall(r"\b(a\w*f)\b", text)
     subst = re.sub(r"(b+)(c)", lambda m: m.group(2) + str(len(m.group(1))), text)
@@ -41,7 +45,7 @@ def work(seed, out):
 
 
 def child_work():
-    parts = [str(i) * (i % 7) for i in range(100000)]
+    parts = [str(i) * (i % 7) for i in range(2 * N)]
     return hashlib.sha256(json.dumps(parts).encode()).hexdigest()[:16]
 
 
