@@ -62,8 +62,8 @@ typedef struct za_backend {
   void (*fork_prepare)(void);
   void (*fork_parent)(void);
   void (*fork_child)(void);
-  /* Checking backends only (NULL otherwise). Every live block the program allocated (not
-   * zalloc's internal ones), for the leak check; called at exit. */
+  /* Checking backends only (NULL otherwise). Every live block, zalloc's internal ones
+   * flagged, for the leak check; called at exit. */
   void (*for_each_live)(void (*fn)(void *ctx, const za_live_block_t *b), void *ctx);
   /* Check every block's guard bytes and every quarantined block's fill pattern, recording
    * what is broken; called at exit, before the report. */

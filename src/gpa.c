@@ -587,18 +587,18 @@ static void live_in_slab(void *arg, slab_t *s) {
   for (uint32_t i = 0; i < s->fresh; i++) {
     rec_t *r = &s->recs[i];
     uint32_t w = atomic_load_explicit(&r->word, memory_order_acquire);
-    if (W_STATE(w) != ST_LIVE || (w & W_INTERNAL)) continue;
+    if (W_STATE(w) != ST_LIVE) continue;
     za_live_block_t b = {.addr = s->base + (uintptr_t)i * s->slot_size + r->lead, .size = r->size,
-                         .alloc_stack = r->alloc_stack, .tid = r->alloc_tid};
+                         .alloc_stack = r->alloc_stack, .tid = r->alloc_tid,
+                         .internal = (w & W_INTERNAL) != 0};
     lc->fn(lc->ctx, &b);
   }
 }
 
 static void live_large(void *arg, void *p, const za_block_info_t *info, bool internal) {
   live_ctx_t *lc = arg;
-  if (internal) return;
   za_live_block_t b = {.addr = (uintptr_t)p, .size = za_opt.guard ? info->size - GUARD_MIN : info->size,
-                       .alloc_stack = info->alloc_stack, .tid = info->alloc_tid};
+                       .alloc_stack = info->alloc_stack, .tid = info->alloc_tid, .internal = internal};
   lc->fn(lc->ctx, &b);
 }
 

@@ -27,6 +27,7 @@ extern void __libc_freeres(void);
 typedef uintptr_t __attribute__((may_alias)) za_word_t;
 
 #define UNREACHED 3                 /* cls[] while marking, next to za_leak_class_t's values */
+#define NOT_REPORTED 4              /* cls[] of zalloc's own blocks once classified */
 #define MAX_LISTED_GROUPS 100       /* per kind of listing: lost, and still reachable */
 #define PAGEMAP_MIN (256 * ZA_KiB)  /* root ranges at least this large are read page by page */
 
@@ -593,6 +594,10 @@ static ZA_NOINLINE void scan(za_live_walk_t walk, za_out_t *o, const char *prefi
     za_out_printf(o, "%s  leaks:       not checked: out of memory for the scan\n", prefix);
   } else {
     for (size_t i = 0; i < n; i++) {
+      if (b[i].internal) {
+        cls[i] = NOT_REPORTED;
+        continue;
+      }
       totals->blocks[cls[i]]++;
       totals->bytes[cls[i]] += b[i].size;
     }
@@ -602,6 +607,8 @@ static ZA_NOINLINE void scan(za_live_walk_t walk, za_out_t *o, const char *prefi
   vec_free(&roots);
   vec_free(&blocks);
 }
+
+static uintptr_t stack_floor; /* see za_leaks_stack_floor */
 
 /* Not inlined, and the callee-saved registers spilled into this frame: the stack from here up
  * holds every pointer the calling thread has, and scan() runs below it. */
@@ -619,6 +626,9 @@ ZA_NOINLINE void za_leaks_scan(za_live_walk_t walk, za_out_t *o, const char *pre
   volatile char here;
   sp = (uintptr_t)&here;
 #endif
+  /* Above the floor, if one was set: the frames between it and here are zalloc's own, whose
+   * uninitialised buffers hold stale words from earlier, deeper calls. */
+  if (stack_floor > sp) sp = stack_floor;
   scan(walk, o, prefix, totals, sp & ~(uintptr_t)(sizeof(uintptr_t) - 1));
   __asm__ volatile("" ::: "memory");  /* keep this frame (and its spills) live until here */
 }
@@ -628,3 +638,5 @@ void za_leaks_check(za_out_t *o, const char *prefix, za_leak_totals_t *totals) {
   if (walk && za_opt.leaks != ZA_LEAKS_OFF) __libc_freeres();
   za_leaks_scan(walk, o, prefix, totals);
 }
+
+void za_leaks_stack_floor(const void *floor) { stack_floor = (uintptr_t)floor; }

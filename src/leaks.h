@@ -24,6 +24,10 @@ typedef struct za_live_block {
   size_t size;                 /* bytes requested */
   za_stack_id_t alloc_stack;
   int tid;                     /* allocating thread */
+  bool internal;               /* zalloc's own (the libraries it loaded): scanned, since the
+                                * program's blocks may be reached only through it (the
+                                * loader's list of libraries runs through the link maps of
+                                * the libraries zalloc loaded), but never reported */
 } za_live_block_t;
 
 typedef enum za_leak_class { ZA_LEAK_REACHABLE, ZA_LEAK_INDIRECT, ZA_LEAK_DEFINITE } za_leak_class_t;
@@ -42,6 +46,10 @@ void za_leaks_init(const void *self);
  * backend's for_each_live; must run after every other thread's last allocation that matters
  * (the exit report). */
 void za_leaks_check(za_out_t *o, const char *prefix, za_leak_totals_t *totals);
+/* The calling thread's stack is scanned from `floor` up instead of from the stack pointer:
+ * the report passes its own frame, so that its buffers (stale data from earlier calls, not
+ * the program's) are not roots. The program's registers at exit are in the frames above. */
+void za_leaks_stack_floor(const void *floor);
 
 /* ---- the steps, on their own for the unit tests ---- */
 

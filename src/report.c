@@ -150,6 +150,7 @@ void za_report_exit(void) {
   }
   if (leak_check) {
     za_leak_totals_t totals;
+    za_leaks_stack_floor(__builtin_frame_address(0));
     za_leaks_check(o, pre, &totals);
   }
   report_end(&r);
