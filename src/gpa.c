@@ -62,26 +62,31 @@ static inline size_t class_size(unsigned c) {
 
 enum { ST_NEVER, ST_LIVE, ST_QUARANTINED, ST_FREE }; /* record states */
 
-/* One per slot. `word`: state (bits 0-1), kind (2-3), internal (4), in a thread's cache
- * (5); CAS'd on free. */
+/* One per slot, 24 bytes. `word`: state (bits 0-1), kind (2-3), internal (4), the fork epoch
+ * the block was allocated in (16-31); CAS'd on free. `size_lead`: the requested size (bits
+ * 0-15: slots are at most 32 KiB) and the block's offset in its slot in 16-byte units (16-31). */
 typedef struct rec {
   _Atomic uint32_t word;
-  uint32_t size;
+  uint32_t size_lead;
   za_stack_id_t alloc_stack, free_stack;
   int32_t alloc_tid, free_tid;
-  uint32_t link;        /* free-list successor index + 1 (slab's free list) */
-  uint16_t lead;        /* block start - slot start */
-  uint16_t epoch;
 } rec_t;
 
 #define W_STATE(w) ((w) & 3u)
 #define W_KIND(w) (((w) >> 2) & 3u)
 #define W_INTERNAL 16u
+#define W_EPOCH(w) ((w) >> 16)
+#define REC_SIZE(r) ((r)->size_lead & 0xffffu)
+#define REC_LEAD(r) (((r)->size_lead >> 16) * 16u)
+static inline uint32_t size_lead(size_t size, size_t lead) {
+  return (uint32_t)size | (uint32_t)(lead / 16) << 16;
+}
 
 typedef struct slab {
   uintptr_t base;
   rec_t *recs;
-  uint32_t slot_size, capacity, fresh, free_head, used;
+  uint16_t *free;       /* indices of free slots, a stack: pops and pushes touch one line */
+  uint32_t slot_size, capacity, fresh, nfree, used;
   uint32_t recip;       /* 2^32 / slot_size, rounded up: index = offset * recip >> 32 */
   int cls;              /* -1: not serving a class */
   bool listed;          /* on its class's partial list */
@@ -91,6 +96,7 @@ typedef struct slab {
 typedef struct segment {
   slab_t slabs[SLABS];
   rec_t *recs;          /* SLABS * MAX_SLOTS records */
+  uint16_t *free;       /* SLABS * MAX_SLOTS free-slot indices */
 } segment_t;
 
 #define SEG_TABLE_SIZE ((size_t)1 << (47 - ZA_SEGMENT_SHIFT))
@@ -144,16 +150,21 @@ static bool new_segment(void) {
   if (!mem) return false;
   segment_t *seg = za_os_map(za_align_up(sizeof(segment_t), ZA_PAGE_SIZE));
   rec_t *recs = za_os_reserve(SLABS * MAX_SLOTS * sizeof(rec_t));
-  if (!seg || !recs) {
+  uint16_t *free_idx = za_os_reserve(SLABS * MAX_SLOTS * sizeof(uint16_t));
+  if (!seg || !recs || !free_idx) {
     za_os_unmap(mem, ZA_SEGMENT_SIZE);
     if (seg) za_os_unmap(seg, za_align_up(sizeof(segment_t), ZA_PAGE_SIZE));
+    if (recs) za_os_unmap(recs, SLABS * MAX_SLOTS * sizeof(rec_t));
+    if (free_idx) za_os_unmap(free_idx, SLABS * MAX_SLOTS * sizeof(uint16_t));
     return false;
   }
   seg->recs = recs;
+  seg->free = free_idx;
   for (size_t i = SLABS; i-- > 0;) {
     slab_t *s = &seg->slabs[i];
     s->base = (uintptr_t)mem + i * SLAB_SIZE;
     s->recs = recs + i * MAX_SLOTS;
+    s->free = free_idx + i * MAX_SLOTS;
     s->cls = -1;
     list_push(&empty_slabs, s);
   }
@@ -176,7 +187,7 @@ static slab_t *take_slab(unsigned c) {
   s->slot_size = (uint32_t)class_size(c);
   s->capacity = (uint32_t)(SLAB_SIZE / s->slot_size);
   s->recip = (uint32_t)((((uint64_t)1 << 32) + s->slot_size - 1) / s->slot_size);
-  s->fresh = s->free_head = s->used = 0;
+  s->fresh = s->nfree = s->used = 0;
   s->cls = (int)c;
   return s;
 }
@@ -186,6 +197,7 @@ static slab_t *take_slab(unsigned c) {
 static void retire_slab(slab_t *s) {
   za_os_decommit((void *)s->base, SLAB_SIZE);
   za_os_decommit(s->recs, za_align_up((size_t)s->capacity * sizeof(rec_t), ZA_PAGE_SIZE));
+  za_os_decommit(s->free, za_align_up((size_t)s->capacity * sizeof(uint16_t), ZA_PAGE_SIZE));
   s->cls = -1;
   za_lock(&seg_lock);
   list_push(&empty_slabs, s);
@@ -220,9 +232,8 @@ static bool refill(heap_t *h, unsigned c) {
     if (s->used == 0 && k->empty_kept) k->empty_kept--; /* a kept empty slab is in use again */
     while (h->n[c] < CACHE_N / 2) {
       uint32_t idx;
-      if (s->free_head) {
-        idx = s->free_head - 1;
-        s->free_head = s->recs[idx].link;
+      if (s->nfree) {
+        idx = s->free[--s->nfree];
       } else if (s->fresh < s->capacity) {
         idx = s->fresh++;
       } else {
@@ -231,7 +242,7 @@ static bool refill(heap_t *h, unsigned c) {
       s->used++;
       h->slots[c][h->n[c]++] = s->base + (uintptr_t)idx * s->slot_size;
     }
-    if (!s->free_head && s->fresh == s->capacity) {
+    if (!s->nfree && s->fresh == s->capacity) {
       list_remove(&k->partial, s);
       s->listed = false;
     }
@@ -243,8 +254,7 @@ static bool refill(heap_t *h, unsigned c) {
 /* Return slot `slot` of `s` to its slab. Under the class lock. */
 static void slab_put(struct central *k, slab_t *s, uintptr_t slot) {
   uint32_t idx = slot_index(s, slot);
-  s->recs[idx].link = s->free_head;
-  s->free_head = idx + 1;
+  s->free[s->nfree++] = (uint16_t)idx;
   if (--s->used == 0 && k->empty_kept >= KEEP_EMPTY) {
     if (s->listed) list_remove(&k->partial, s);
     s->listed = false;
@@ -302,7 +312,9 @@ static void gpa_thread_exit(za_thread_t *t) {
 /* ---- allocation ---------------------------------------------------------------------------- */
 
 static inline uint32_t make_word(unsigned state, unsigned flags) {
-  return state | ZA_ALLOC_KIND(flags) << 2 | ((flags & ZA_ALLOC_INTERNAL) ? W_INTERNAL : 0);
+  uint32_t epoch = atomic_load_explicit(&za_epoch, memory_order_relaxed) & 0xffffu;
+  return state | ZA_ALLOC_KIND(flags) << 2 | ((flags & ZA_ALLOC_INTERNAL) ? W_INTERNAL : 0) |
+         epoch << 16;
 }
 
 static inline za_stack_id_t capture(unsigned flags) {
@@ -338,13 +350,11 @@ static void *gpa_alloc(za_thread_t *t, size_t size, size_t align, unsigned flags
   slab_t *s = slab_of(slot, NULL);
   rec_t *r = &s->recs[slot_index(s, slot)];
   uintptr_t p = za_align_up_ptr(slot + lead, align);
-  r->size = (uint32_t)size;
-  r->lead = (uint16_t)(p - slot);
+  r->size_lead = size_lead(size, p - slot);
   r->alloc_stack = capture(flags);
   r->alloc_tid = t->tid;
   r->free_stack = 0;
   r->free_tid = 0;
-  r->epoch = (uint16_t)atomic_load_explicit(&za_epoch, memory_order_relaxed);
   if (za_opt.guard) {
     memset((void *)slot, ZA_GUARD_BYTE, p - slot);
     memset((void *)(p + size), ZA_GUARD_BYTE, slot + s->slot_size - (p + size));
@@ -363,7 +373,8 @@ typedef struct where {
 } where_t;
 
 static void fill_info(const rec_t *r, uint32_t w, const slab_t *s, za_block_info_t *info) {
-  *info = (za_block_info_t){.size = r->size, .usable = r->size, .epoch = r->epoch, .kind = (uint8_t)W_KIND(w),
+  *info = (za_block_info_t){.size = REC_SIZE(r), .usable = REC_SIZE(r), .epoch = W_EPOCH(w),
+                            .kind = (uint8_t)W_KIND(w),
                             .internal = (w & W_INTERNAL) != 0,
                             .alloc_stack = r->alloc_stack, .free_stack = r->free_stack,
                             .alloc_tid = r->alloc_tid, .free_tid = r->free_tid};
@@ -380,7 +391,7 @@ static za_block_state_t classify(uintptr_t p, where_t *wh, za_block_info_t *info
   rec_t *r = &s->recs[idx];
   uintptr_t slot = s->base + (uintptr_t)idx * s->slot_size;
   uint32_t w = atomic_load_explicit(&r->word, memory_order_acquire);
-  if (W_STATE(w) == ST_NEVER || p != slot + r->lead) return ZA_BLOCK_INTERIOR;
+  if (W_STATE(w) == ST_NEVER || p != slot + REC_LEAD(r)) return ZA_BLOCK_INTERIOR;
   wh->slab = s;
   wh->rec = r;
   wh->slot = slot;
@@ -548,7 +559,7 @@ static za_block_state_t gpa_resize(za_thread_t *t, void *p, size_t new_size, za_
   size_t room = slot_end - (uintptr_t)p - (za_opt.guard ? GUARD_MIN : 0);
   /* Shrinking a lot moves the block too, so a big slot is not held by a small block. */
   if (new_size <= room && new_size >= room / 4) {
-    wh.rec->size = (uint32_t)new_size;
+    wh.rec->size_lead = size_lead(new_size, (uintptr_t)p - wh.slot);
     if (za_opt.guard)
       memset((char *)p + new_size, ZA_GUARD_BYTE, slot_end - ((uintptr_t)p + new_size));
     *resized = p;
@@ -588,7 +599,7 @@ static void live_in_slab(void *arg, slab_t *s) {
     rec_t *r = &s->recs[i];
     uint32_t w = atomic_load_explicit(&r->word, memory_order_acquire);
     if (W_STATE(w) != ST_LIVE) continue;
-    za_live_block_t b = {.addr = s->base + (uintptr_t)i * s->slot_size + r->lead, .size = r->size,
+    za_live_block_t b = {.addr = s->base + (uintptr_t)i * s->slot_size + REC_LEAD(r), .size = REC_SIZE(r),
                          .alloc_stack = r->alloc_stack, .tid = r->alloc_tid,
                          .internal = (w & W_INTERNAL) != 0};
     lc->fn(lc->ctx, &b);
@@ -613,7 +624,7 @@ static void check_slab(void *arg, slab_t *s) {
   for (uint32_t i = 0; i < s->fresh; i++) {
     rec_t *r = &s->recs[i];
     uint32_t w = atomic_load_explicit(&r->word, memory_order_acquire);
-    uintptr_t slot = s->base + (uintptr_t)i * s->slot_size, p = slot + r->lead;
+    uintptr_t slot = s->base + (uintptr_t)i * s->slot_size, p = slot + REC_LEAD(r);
     za_block_info_t info;
     fill_info(r, w, s, &info);
     if (W_STATE(w) == ST_LIVE && za_opt.guard && !(w & W_INTERNAL)) {
