@@ -16,7 +16,8 @@
  * Threads: each has a cache of free slots per class (no lock on malloc or free while it has
  * some); it refills or drains half a cache at a time under that class's lock. A free from
  * another thread just lands in the freeing thread's cache. A slab whose slots are all free
- * gives its pages back to the OS and may serve another class.
+ * gives its pages back to the OS and may serve another class (two per class are kept).
+ * A slab's free slots are a stack of 16-bit indices, out of band like the records.
  *
  * Free: the record's state moves LIVE -> QUARANTINED by compare-and-swap (two racing frees
  * of one block: exactly one wins, the other is a double free), the block is filled with
