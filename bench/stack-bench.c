@@ -1,6 +1,7 @@
-/* zalloc - what one stack capture costs, warm: za_stack_capture (libunwind's unw_backtrace
- * plus the depot lookup) at the bottom of a call chain built without frame pointers, and the
- * depot lookup alone, in nanoseconds per call.
+/* zalloc - what one stack capture costs, warm: za_stack_capture at the bottom of a call chain
+ * built without frame pointers, walked by zalloc's own walker (src/unwind.c) and, for
+ * comparison in the same run, by libunwind's unw_backtrace alone; and the depot lookup alone,
+ * in nanoseconds per call.
  *
  *   stack-bench [iterations]      (a CMake target: ninja -C build stack-bench)
  *
@@ -14,11 +15,12 @@
 
 #include "depot.h"
 #include "stack.h"
+#include "unwind.h"
 
 #define CHAIN 40  /* frames beneath the capture, more than any depth measured */
 
 static const int depths[] = {4, 16, 32, 64};
-static double results[sizeof depths / sizeof depths[0]];
+static double results[2][sizeof depths / sizeof depths[0]];  /* [libunwind only?][depth] */
 static long iterations = 1000000;
 
 static double now_ns(void) {
@@ -48,7 +50,12 @@ static __attribute__((noinline)) double time_captures(int depth) {
 static int chain_a(int left, volatile int *sink);
 
 static __attribute__((noinline)) int bottom(volatile int *sink) {
-  for (size_t i = 0; i < sizeof depths / sizeof depths[0]; i++) results[i] = time_captures(depths[i]);
+  for (int only = 0; only < 2; only++) {
+    za_stack_use_libunwind_only(only);
+    for (size_t i = 0; i < sizeof depths / sizeof depths[0]; i++)
+      results[only][i] = time_captures(depths[i]);
+  }
+  za_stack_use_libunwind_only(false);
   return *sink;
 }
 
@@ -83,8 +90,9 @@ int main(int argc, char **argv) {
     fprintf(stderr, "stack-bench: no stack captured (libunwind.so.8 not loadable?)\n");
     return 1;
   }
-  printf("%-8s %14s %14s\n", "frames", "capture ns", "depot-only ns");
+  printf("%-8s %14s %16s %14s\n", "frames", "capture ns", "libunwind ns", "depot-only ns");
   for (size_t i = 0; i < sizeof depths / sizeof depths[0]; i++)
-    printf("%-8d %14.1f %14.1f\n", depths[i], results[i], time_depot(depths[i]));
+    printf("%-8d %14.1f %16.1f %14.1f\n", depths[i], results[0][i], results[1][i],
+           time_depot(depths[i]));
   return 0;
 }

@@ -50,3 +50,35 @@ __attribute__((noinline)) za_stack_id_t chain_through_qsort(int depth) {
   sink++;
   return qsort_seen;
 }
+
+/* The same chain around a callback: chain_call_outer -> _middle -> _inner -> fn(). */
+__attribute__((noinline)) static void chain_call_inner(void (*fn)(void)) {
+  fn();
+  sink++;
+}
+
+__attribute__((noinline)) static void chain_call_middle(void (*fn)(void)) {
+  chain_call_inner(fn);
+  sink++;
+}
+
+__attribute__((noinline)) void chain_call_outer(void (*fn)(void)) {
+  chain_call_middle(fn);
+  sink++;
+}
+
+static void (*qsort_fn)(void);
+
+__attribute__((noinline)) static int compare_and_call(const void *a, const void *b) {
+  if (qsort_fn != NULL) qsort_fn();
+  qsort_fn = NULL;
+  sink++;
+  return *(const int *)a - *(const int *)b;
+}
+
+__attribute__((noinline)) void chain_call_through_qsort(void (*fn)(void)) {
+  int v[2] = {2, 1};
+  qsort_fn = fn;
+  qsort(v, 2, sizeof v[0], compare_and_call);
+  sink++;
+}

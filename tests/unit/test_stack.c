@@ -6,6 +6,7 @@
 
 #include <dlfcn.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -14,6 +15,7 @@
 #include "depot.h"
 #include "stack.h"
 #include "stack_chain.h"
+#include "unwind.h"
 
 static void setup(void) { za_stack_init(NULL); }
 
@@ -193,6 +195,138 @@ Test(stack, capture_on_new_threads) {
     assert_frame_names(written(ids[i]), 2, "chain_outer");
   }
   for (int i = 1; i < 4; i++) cr_assert_eq(ids[i], ids[0], "threads' identical stacks differ");
+}
+
+/* ---- the fast walker against libunwind ----------------------------------------------- */
+
+/* Both walkers from one function: their first frames are two call sites in it, every frame
+ * after that must be the same return address. */
+typedef int (*unw_backtrace_fn)(void **, int);
+
+static unw_backtrace_fn libunwind_backtrace(void) {
+  void *lib = dlopen("libunwind.so.8", RTLD_NOW | RTLD_LOCAL);
+  return lib != NULL ? (unw_backtrace_fn)dlsym(lib, "unw_backtrace") : NULL;
+}
+
+typedef struct walk_pair {
+  void *fast[64], *slow[64];
+  int nfast, nslow;
+  za_unwind_stop_t stop;
+} walk_pair_t;
+
+static __thread walk_pair_t *pair_out;
+
+__attribute__((noinline)) static void walk_both(void) {
+  walk_pair_t *w = pair_out;
+  w->nfast = za_unwind_backtrace(w->fast, 64, &w->stop);
+  w->nslow = libunwind_backtrace()(w->slow, 64);
+}
+
+static void assert_same_walk(const walk_pair_t *w, const char *what) {
+  cr_assert(w->nfast > 4, "%s: the fast walker found %d frames (stop %d)", what, w->nfast, w->stop);
+  cr_assert_eq(w->stop, ZA_UNWIND_END, "%s: the fast walk did not reach the end (%d frames)", what,
+               w->nfast);
+  cr_assert_eq(w->nfast, w->nslow, "%s: %d frames, libunwind %d", what, w->nfast, w->nslow);
+  for (int i = 1; i < w->nfast; i++)
+    cr_assert_eq(w->fast[i], w->slow[i], "%s: frame %d: %p, libunwind %p", what, i, w->fast[i],
+                 w->slow[i]);
+}
+
+static void walk_pair(walk_pair_t *w, void (*chain)(void (*)(void))) {
+  memset(w, 0, sizeof *w);
+  pair_out = w;
+  for (int round = 0; round < 2; round++) chain(walk_both);   /* cold, then warm */
+}
+
+Test(stack, fast_walker_matches_libunwind_without_frame_pointers) {
+  cr_assert(za_unwind_available(), "no fast walker on this system");
+  cr_assert_not_null(libunwind_backtrace());
+  walk_pair_t w;
+  walk_pair(&w, chain_call_outer);
+  assert_same_walk(&w, "no frame pointers");
+}
+
+Test(stack, fast_walker_matches_libunwind_with_frame_pointers) {
+  walk_pair_t w;
+  walk_pair(&w, chain_fp_call_outer);
+  assert_same_walk(&w, "frame pointers");
+}
+
+Test(stack, fast_walker_matches_libunwind_through_libc) {
+  walk_pair_t w;
+  walk_pair(&w, chain_call_through_qsort);
+  assert_same_walk(&w, "qsort callback");
+}
+
+static void *walk_pair_on_thread(void *arg) {
+  walk_pair_t *w = arg;
+  for (int i = 0; i < 200; i++) walk_pair(w, i % 2 ? chain_call_outer : chain_fp_call_outer);
+  return NULL;
+}
+
+Test(stack, fast_walker_matches_libunwind_on_threads) {
+  static walk_pair_t w[4];
+  pthread_t t[4];
+  for (int i = 0; i < 4; i++) pthread_create(&t[i], NULL, walk_pair_on_thread, &w[i]);
+  for (int i = 0; i < 4; i++) {
+    pthread_join(t[i], NULL);
+    assert_same_walk(&w[i], "thread");   /* ends in clone3, whose return address is undefined */
+  }
+}
+
+/* A signal handler's frame (__restore_rt, a DWARF expression rule) stops the fast walker as
+ * unsupported, and za_stack_capture then takes the whole stack from libunwind. */
+static za_stack_id_t in_handler_id;
+static walk_pair_t in_handler;
+
+static void capture_in_handler(void) {
+  in_handler.nfast = za_unwind_backtrace(in_handler.fast, 64, &in_handler.stop);
+  in_handler_id = za_stack_capture(32);
+}
+
+static void on_signal(int sig) {
+  (void)sig;
+  chain_call_outer(capture_in_handler);
+}
+
+static void raise_usr1(void) { raise(SIGUSR1); }
+
+Test(stack, capture_across_a_signal_frame_falls_back_to_libunwind) {
+  signal(SIGUSR1, on_signal);
+  chain_fp_call_outer(raise_usr1);
+  cr_assert_eq(in_handler.stop, ZA_UNWIND_UNSUPPORTED, "the fast walk went through the signal frame");
+  cr_assert_neq(in_handler_id, 0);
+  const char *text = written(in_handler_id);
+  assert_frame_names(text, 0, "capture_in_handler");
+  cr_assert(strstr(text, " in chain_fp_call_outer+0x") != NULL,
+            "nothing beyond the signal frame:\n%s", text);
+}
+
+/* Rules cached for a library's code are dropped when modules change: the same walk through a
+ * library loaded, unloaded and loaded again (perhaps elsewhere) still matches libunwind. */
+typedef int (*stripped_call_fn)(int (*)(void));
+
+static int walk_both_in_library(void) {
+  walk_both();
+  return 1;
+}
+
+Test(stack, fast_walker_follows_dlopen_and_dlclose) {
+  walk_pair_t w;
+  for (int round = 0; round < 3; round++) {
+    void *lib = dlopen(ZA_STACK_DL, RTLD_NOW | RTLD_LOCAL);
+    cr_assert_not_null(lib, "%s", dlerror());
+    za_stack_modules_changed();
+    stripped_call_fn call = (stripped_call_fn)dlsym(lib, "stripped_call");
+    cr_assert_not_null(call);
+    memset(&w, 0, sizeof w);
+    pair_out = &w;
+    call(walk_both_in_library);
+    call(walk_both_in_library);
+    assert_same_walk(&w, "dlopen'ed library");
+    dlclose(lib);
+    za_stack_modules_changed();
+  }
 }
 
 /* ---- the depot ------------------------------------------------------------------------ */
