@@ -39,7 +39,7 @@ print("python3:", len(d), "entries")'
 cat "$work/py.log"
 
 echo
-echo "== 3. examples/heap-bugs.c: a word counter that leaks, frees twice and frees an interior pointer"
+echo "== 3. examples/heap-bugs.c: a word counter that leaks, frees twice, frees an interior pointer, overflows a block and writes after free"
 cc -O1 -g -w -o "$work/heap-bugs" examples/heap-bugs.c
 words="the quick brown fox jumps over the lazy dog the fox the end"
 echo "-- with glibc's malloc:"
