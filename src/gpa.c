@@ -506,7 +506,10 @@ static za_block_state_t free_slot(za_thread_t *t, uintptr_t p, const where_t *wh
   if (za_opt.quarantine) {
     memset((void *)p, ZA_FREED_BYTE, info->size);
     heap_t *h = heap_of(t);
-    if (h && za_quarantine_put(t, &h->qbatch, p, wh->slab->slot_size)) return ZA_BLOCK_LIVE;
+    /* What the block holds while it waits: its slot, its record and its quarantine entry, so
+     * ZALLOC_QUARANTINE bounds the memory the quarantine really costs. */
+    size_t held = wh->slab->slot_size + sizeof(rec_t) + sizeof(uintptr_t);
+    if (h && za_quarantine_put(t, &h->qbatch, p, held)) return ZA_BLOCK_LIVE;
     atomic_store_explicit(&r->word, (dead & ~3u) | ST_FREE, memory_order_release);
   }
   slot_release(t, wh);

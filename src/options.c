@@ -33,9 +33,10 @@ static const opt_desc_t options[] = {
    "faster, but findings and leaks then have no stacks.",
    offsetof(za_options_t, stack_depth)},
   {"ZALLOC_QUARANTINE", OPT_SIZE, "16M", "0-1T",
-   "gpa: bytes of freed blocks kept filled with a pattern before their memory is reused, so a "
-   "write after free is caught (checked when a block leaves the quarantine and at exit) and a "
-   "double free names the first free. A number of bytes, with an optional K, M, G or T suffix; "
+   "gpa: how much memory freed blocks may hold (their slots, records and queue entries) while "
+   "they wait, filled with a pattern, before their memory is reused: a write after free is "
+   "caught (checked when a block leaves the quarantine and at exit) and a double free names "
+   "the first free. A number of bytes, with an optional K, M, G or T suffix; "
    "`0` turns the quarantine off.",
    offsetof(za_options_t, quarantine)},
   {"ZALLOC_GUARD", OPT_BOOL, "1", BOOL_VALUES,
