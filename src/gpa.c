@@ -373,13 +373,12 @@ typedef struct where {
   uintptr_t slot;
 } where_t;
 
-static void fill_info(const rec_t *r, uint32_t w, const slab_t *s, za_block_info_t *info) {
+static void fill_info(const rec_t *r, uint32_t w, za_block_info_t *info) {
   *info = (za_block_info_t){.size = REC_SIZE(r), .usable = REC_SIZE(r), .epoch = W_EPOCH(w),
                             .kind = (uint8_t)W_KIND(w),
                             .internal = (w & W_INTERNAL) != 0,
                             .alloc_stack = r->alloc_stack, .free_stack = r->free_stack,
                             .alloc_tid = r->alloc_tid, .free_tid = r->free_tid};
-  (void)s;
 }
 
 /* What `p` is, for a pointer inside a slab segment; `wh` filled when it is a slot's block. */
@@ -397,7 +396,7 @@ static za_block_state_t classify(uintptr_t p, where_t *wh, za_block_info_t *info
   wh->rec = r;
   wh->slot = slot;
   *wordp = w;
-  fill_info(r, w, s, info);
+  fill_info(r, w, info);
   return W_STATE(w) == ST_LIVE ? ZA_BLOCK_LIVE : ZA_BLOCK_FREED;
 }
 
@@ -497,7 +496,7 @@ static za_block_state_t free_slot(za_thread_t *t, uintptr_t p, const where_t *wh
   rec_t *r = wh->rec;
   uint32_t dead = (w & ~3u) | (za_opt.quarantine ? ST_QUARANTINED : ST_FREE);
   if (!atomic_compare_exchange_strong_explicit(&r->word, &w, dead, memory_order_acq_rel, memory_order_acquire)) {
-    fill_info(r, w, wh->slab, info);
+    fill_info(r, w, info);
     return W_STATE(w) == ST_LIVE ? ZA_BLOCK_INTERIOR : ZA_BLOCK_FREED; /* reused meanwhile */
   }
   if (za_opt.guard) check_guards(wh->slab, wh->slot, p, info, op);
@@ -630,7 +629,7 @@ static void check_slab(void *arg, slab_t *s) {
     uint32_t w = atomic_load_explicit(&r->word, memory_order_acquire);
     uintptr_t slot = s->base + (uintptr_t)i * s->slot_size, p = slot + REC_LEAD(r);
     za_block_info_t info;
-    fill_info(r, w, s, &info);
+    fill_info(r, w, &info);
     if (W_STATE(w) == ST_LIVE && za_opt.guard && !(w & W_INTERNAL)) {
       check_guards(s, slot, p, &info, ZA_OP_EXIT);
     } else if (W_STATE(w) == ST_QUARANTINED) {
