@@ -45,7 +45,8 @@
 #define NCLASS 40
 #define MAX_SLOT ((size_t)32768)
 #define GUARD_MIN 16u
-#define CACHE_N 32                               /* free slots a thread keeps per class */
+#define CACHE_N 128                              /* room for free slots per class and thread */
+#define CACHE_BYTES ((size_t)32 << 10)           /* ...filled up to this many bytes a class */
 
 static inline unsigned class_of(size_t n) {       /* 1 <= n <= MAX_SLOT */
   if (n <= 128) return (unsigned)((n + 15) / 16 - 1);
@@ -57,6 +58,21 @@ static inline size_t class_size(unsigned c) {
   if (c < 8) return (c + 1) * 16;
   unsigned b = 7 + (c - 8) / 4, m = 4 + (c - 8) % 4;
   return (size_t)(m + 1) << (b - 2);
+}
+
+/* How many free slots of class `c` a thread keeps: 128 small ones, fewer big ones (at least 4),
+ * about CACHE_BYTES a class. The class lock is taken once per half of that: with 32 slots for
+ * every class, 16 threads churning blocks of 16-512 bytes took 3.5x as long as one thread on a
+ * 16-core machine; with 128, 1.5x (bench/alloc-bench churn; docs/performance.md). */
+static uint8_t cache_limits[NCLASS];             /* filled by gpa_init */
+
+static inline uint32_t cache_limit(unsigned c) { return cache_limits[c]; }
+
+static void init_cache_limits(void) {
+  for (unsigned c = 0; c < NCLASS; c++) {
+    size_t n = CACHE_BYTES / class_size(c);
+    cache_limits[c] = (uint8_t)(n >= CACHE_N ? CACHE_N : n < 4 ? 4 : n);
+  }
 }
 
 /* ---- records and slabs -------------------------------------------------------------------- */
@@ -223,7 +239,8 @@ static inline heap_t *heap_of(za_thread_t *t) { return *(heap_t **)t->backend; }
 static bool refill(heap_t *h, unsigned c) {
   struct central *k = &central[c];
   za_lock(&k->lock);
-  while (h->n[c] < CACHE_N / 2) {
+  uint32_t want = cache_limit(c) / 2;
+  while (h->n[c] < want) {
     slab_t *s = k->partial;
     if (!s) {
       if ((s = take_slab(c)) == NULL) break;
@@ -231,7 +248,7 @@ static bool refill(heap_t *h, unsigned c) {
       s->listed = true;
     }
     if (s->used == 0 && k->empty_kept) k->empty_kept--; /* a kept empty slab is in use again */
-    while (h->n[c] < CACHE_N / 2) {
+    while (h->n[c] < want) {
       uint32_t idx;
       if (s->nfree) {
         idx = s->free[--s->nfree];
@@ -281,7 +298,7 @@ static void drain(heap_t *h, unsigned c, uint32_t count) {
 }
 
 static void cache_put(heap_t *h, unsigned c, uintptr_t slot) {
-  if (za_unlikely(h->n[c] == CACHE_N)) drain(h, c, CACHE_N / 2);
+  if (za_unlikely(h->n[c] >= cache_limit(c))) drain(h, c, cache_limit(c) / 2);
   h->slots[c][h->n[c]++] = slot;
 }
 
@@ -656,6 +673,7 @@ static void gpa_check_all(void) {
 /* ---- the rest of the contract --------------------------------------------------------------- */
 
 static void gpa_init(void) {
+  init_cache_limits();
   seg_table = za_os_reserve(SEG_TABLE_SIZE * sizeof(segment_t *));
 }
 
