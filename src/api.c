@@ -36,7 +36,7 @@ static inline unsigned alloc_flags(za_kind_t kind) {
 }
 
 /* `op`, `a` and `b` only name the request if it must be refused (see refuse). `flags`:
- * ZA_ALLOC_ZERO and the kind (alloc_flags). */
+ * ZA_ALLOC_ZERO and the kind (za_kind_t << ZA_ALLOC_KIND_SHIFT; malloc's is 0). */
 static void *alloc_block(za_counter_t call, size_t size, size_t align, unsigned flags, za_op_t op,
                          size_t a, size_t b) {
   if (za_unlikely(size > ZA_MAX_REQUEST)) return refuse(op, ZA_REQ_TOO_LARGE, a, b, NULL, ENOMEM);
@@ -143,15 +143,8 @@ static void *aligned_block(size_t align, size_t size, za_op_t op, size_t a, size
 void *za_new(size_t size, size_t align, za_kind_t kind) {
   za_op_t op = kind == ZA_KIND_NEW_ARRAY ? ZA_OP_NEW_ARRAY : ZA_OP_NEW;
   if (align && !za_is_pow2(align)) return refuse(op, ZA_REQ_BAD_ALIGNMENT, size, align, NULL, EINVAL);
-  if (za_unlikely(size > ZA_MAX_REQUEST)) return refuse(op, ZA_REQ_TOO_LARGE, size, align, NULL, ENOMEM);
-  za_runtime_ensure();
-  za_thread_t *t = za_thread_enter();
-  za_stats_call(t, align ? ZA_C_ALIGNED : ZA_C_MALLOC);
-  void *p = za_backend->alloc(t, size, align < ZA_MIN_ALIGN ? ZA_MIN_ALIGN : align, alloc_flags(kind));
-  if (za_likely(p != NULL)) za_stats_alloc(t, size);
-  za_thread_leave(t);
-  if (za_unlikely(p == NULL)) errno = ENOMEM;
-  return p;
+  return alloc_block(align ? ZA_C_ALIGNED : ZA_C_MALLOC, size, align < ZA_MIN_ALIGN ? ZA_MIN_ALIGN : align,
+                     (unsigned)kind << ZA_ALLOC_KIND_SHIFT, op, size, align);
 }
 
 void za_delete(void *p, za_kind_t kind, size_t size, size_t align) {

@@ -146,7 +146,7 @@ static struct central {
 
 static za_lock_t seg_lock = ZA_LOCK_INIT;  /* empty slabs, new segments */
 static slab_t *empty_slabs;
-static size_t segments_mapped;
+static _Atomic size_t segments_mapped;   /* written under seg_lock, read by mallinfo */
 
 static void list_push(slab_t **head, slab_t *s) {
   s->prev = NULL;
@@ -437,7 +437,8 @@ static za_block_state_t gpa_lookup(const void *p, za_block_info_t *info) {
 
 /* ---- checks ---------------------------------------------------------------------------- */
 
-const unsigned char *za_pattern_find_mismatch(const unsigned char *p, size_t n, unsigned char byte) {
+/* First byte in [p, p + n) that is not `byte`, or NULL. */
+static const unsigned char *pattern_mismatch(const unsigned char *p, size_t n, unsigned char byte) {
   uint64_t word = 0x0101010101010101ull * byte;
   size_t i = 0;
   while (i < n && ((uintptr_t)(p + i) & 7)) {
@@ -458,7 +459,7 @@ const unsigned char *za_pattern_find_mismatch(const unsigned char *p, size_t n, 
  * `when`: the call that found it (free, realloc, exit). */
 static void check_guards(const slab_t *s, uintptr_t slot, uintptr_t p, const za_block_info_t *info,
                          za_op_t when) {
-  const unsigned char *bad = za_pattern_find_mismatch((const unsigned char *)slot, p - slot, ZA_GUARD_BYTE);
+  const unsigned char *bad = pattern_mismatch((const unsigned char *)slot, p - slot, ZA_GUARD_BYTE);
   if (bad) {
     /* The byte nearest the block tells how far before it the write went. */
     const unsigned char *last = bad;
@@ -467,15 +468,21 @@ static void check_guards(const slab_t *s, uintptr_t slot, uintptr_t p, const za_
     za_finding_corrupt(ZA_CORRUPT_UNDERFLOW, (void *)p, info, (ptrdiff_t)((uintptr_t)last - p), when);
   }
   uintptr_t end = p + info->size, slot_end = slot + s->slot_size;
-  bad = za_pattern_find_mismatch((const unsigned char *)end, slot_end - end, ZA_GUARD_BYTE);
+  bad = pattern_mismatch((const unsigned char *)end, slot_end - end, ZA_GUARD_BYTE);
   if (bad) za_finding_corrupt(ZA_CORRUPT_OVERFLOW, (void *)p, info, (ptrdiff_t)((uintptr_t)bad - p), when);
+}
+
+/* Check the fill pattern of the quarantined block at `p`; record a write after free. */
+static void check_freed(uintptr_t p, const za_block_info_t *info, za_op_t when) {
+  const unsigned char *b = (const unsigned char *)p, *bad = pattern_mismatch(b, info->size, ZA_FREED_BYTE);
+  if (bad) za_finding_corrupt(ZA_CORRUPT_WRITE_AFTER_FREE, (void *)p, info, bad - b, when);
 }
 
 static void check_large_guard(const void *p, const za_block_info_t *info, za_op_t when) {
   if (!za_opt.guard) return;
   const unsigned char *b = p;
   size_t end = za_align_up(info->size + GUARD_MIN, ZA_PAGE_SIZE);
-  const unsigned char *bad = za_pattern_find_mismatch(b + info->size, end - info->size, ZA_GUARD_BYTE);
+  const unsigned char *bad = pattern_mismatch(b + info->size, end - info->size, ZA_GUARD_BYTE);
   if (bad) za_finding_corrupt(ZA_CORRUPT_OVERFLOW, p, info, bad - b, when);
 }
 
@@ -502,8 +509,7 @@ void za_gpa_release(za_thread_t *t, uintptr_t p) {
   za_block_info_t info;
   uint32_t w;
   if (classify(p, &wh, &info, &w) != ZA_BLOCK_FREED) return; /* cannot happen */
-  const unsigned char *bad = za_pattern_find_mismatch((const unsigned char *)p, info.size, ZA_FREED_BYTE);
-  if (bad) za_finding_corrupt(ZA_CORRUPT_WRITE_AFTER_FREE, (void *)p, &info, bad - (const unsigned char *)p, ZA_OP_REUSE);
+  check_freed(p, &info, ZA_OP_REUSE);
   slot_release(t, &wh);
 }
 
@@ -650,8 +656,7 @@ static void check_slab(void *arg, slab_t *s) {
     if (W_STATE(w) == ST_LIVE && za_opt.guard && !(w & W_INTERNAL)) {
       check_guards(s, slot, p, &info, ZA_OP_EXIT);
     } else if (W_STATE(w) == ST_QUARANTINED) {
-      const unsigned char *bad = za_pattern_find_mismatch((const unsigned char *)p, info.size, ZA_FREED_BYTE);
-      if (bad) za_finding_corrupt(ZA_CORRUPT_WRITE_AFTER_FREE, (void *)p, &info, bad - (const unsigned char *)p, ZA_OP_EXIT);
+      check_freed(p, &info, ZA_OP_EXIT);
     }
   }
 }
@@ -680,7 +685,7 @@ static void gpa_init(void) {
 static bool gpa_trim(void) { return za_large_trim(); }
 
 static size_t gpa_mapped_bytes(void) {
-  return za_relaxed_load((_Atomic size_t *)&segments_mapped) * ZA_SEGMENT_SIZE + za_large_mapped_bytes();
+  return za_relaxed_load(&segments_mapped) * ZA_SEGMENT_SIZE + za_large_mapped_bytes();
 }
 
 static void gpa_fork_prepare(void) {

@@ -14,6 +14,4 @@
  * free), then make its memory reusable. Called by the quarantine without any lock held. */
 void za_gpa_release(za_thread_t *t, uintptr_t p);
 
-/* First byte in [p, p + n) that is not `byte`, or NULL. */
-const unsigned char *za_pattern_find_mismatch(const unsigned char *p, size_t n, unsigned char byte);
 #endif
