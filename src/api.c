@@ -5,6 +5,7 @@
  * realloc(p, 0) (free, return NULL, as glibc), content kept by realloc up to the old usable
  * size, statistics, and recording instead of crashing when a pointer is wrong. */
 #include "zalloc.h"
+#include "arena.h"
 #include "backend.h"
 #include "findings.h"
 #include "options.h"
@@ -46,13 +47,19 @@ static void *alloc_block(za_counter_t call, size_t size, size_t align, unsigned 
   bool counted = !(flags & ZA_ALLOC_INTERNAL); /* zalloc's own blocks are not the program's */
   if (counted) za_stats_call(t, call);
   void *p = za_backend->alloc(t, size, align, flags);
-  if (za_likely(p != NULL) && counted) za_stats_alloc(t, size);
+  if (za_likely(p != NULL) && counted) za_stats_alloc(t, za_backend->counted_size(p, size));
   za_thread_leave(t);
   if (za_unlikely(p == NULL)) errno = ENOMEM;
   return p;
 }
 
 void *za_malloc(size_t size) {
+  /* The arena's small blocks straight from the core (arena.h); everything else below. */
+  za_thread_t *t = za_tls_thread;
+  if (za_likely(za_arena_fast && t != NULL && size <= ZA_SMALL_MAX)) {
+    void *p = za_arena_malloc_small(t, size);
+    if (za_likely(p != NULL)) return p;
+  }
   return alloc_block(ZA_C_MALLOC, size, ZA_MIN_ALIGN, 0, ZA_OP_MALLOC, size, 0);
 }
 
@@ -82,6 +89,8 @@ static bool free_block(za_thread_t *t, za_op_t op, void *p, za_kind_t kind, size
 
 void za_free(void *p) {
   if (!p) return;
+  za_thread_t *ft = za_tls_thread;
+  if (za_likely(za_arena_fast && ft != NULL) && za_likely(za_arena_free_fast(ft, p))) return;
   za_runtime_ensure();
   za_thread_t *t = za_thread_enter();
   if (free_block(t, ZA_OP_FREE, p, ZA_KIND_MALLOC, 0)) za_stats_call(t, ZA_C_FREE);
@@ -106,13 +115,14 @@ void *za_realloc(void *p, size_t size) {
   if (st != ZA_BLOCK_LIVE) {
     za_finding_record(ZA_OP_REALLOC, p, st, &info); /* p is left as it was */
   } else if (q) {
-    if (this_epoch(&info) && !info.internal) za_stats_resize(t, info.size, size);
+    if (this_epoch(&info) && !info.internal)
+      za_stats_resize(t, info.size, za_backend->counted_size(q, size));
     if (za_unlikely(info.kind != ZA_KIND_MALLOC)) za_finding_mismatch(ZA_OP_REALLOC, p, &info, 0);
   } else if ((q = za_backend->alloc(t, size, ZA_MIN_ALIGN,
                                     (size > info.size ? ZA_ALLOC_GROWING : 0) |
                                         (info.internal ? ZA_ALLOC_INTERNAL : 0) |
                                         alloc_flags(ZA_KIND_MALLOC))) != NULL) {
-    if (!info.internal && !za_stack_internal()) za_stats_alloc(t, size);
+    if (!info.internal && !za_stack_internal()) za_stats_alloc(t, za_backend->counted_size(q, size));
     /* Up to the old usable size: a program may have used all that malloc_usable_size said. */
     memcpy(q, p, info.usable < size ? info.usable : size);
     free_block(t, ZA_OP_REALLOC, p, ZA_KIND_MALLOC, 0);

@@ -39,6 +39,8 @@ typedef struct za_block_info {
 typedef struct za_backend {
   const char *name;
   bool checks;         /* records how blocks were allocated: mismatched releases are reported */
+  unsigned ext_bits;   /* its per-slot metadata beside the heap core's pages, in bits per 16
+                        * bytes of heap (segment.h) */
   void (*init)(void);
   void (*thread_init)(za_thread_t *t);
   void (*thread_exit)(za_thread_t *t);      /* also for threads that died in a fork */
@@ -56,6 +58,10 @@ typedef struct za_backend {
    * *resized is its new address, or NULL when the caller must allocate, copy and free. */
   za_block_state_t (*resize)(za_thread_t *t, void *p, size_t new_size, za_block_info_t *info,
                              void **resized);
+  /* The bytes the statistics count for the live block `p` the program asked `requested`
+   * bytes for: the requested size where the backend keeps it (every free must count the
+   * same figure as its allocation: lookup()'s size). */
+  size_t (*counted_size)(const void *p, size_t requested);
   /* Give cached free memory back to the OS; true if anything was released. */
   bool (*trim)(void);
   size_t (*mapped_bytes)(void);             /* memory currently taken from the OS */

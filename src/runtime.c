@@ -7,7 +7,7 @@
 #include "options.h"
 #include "out.h"
 #include "prim.h"
-#include "segmap.h"
+#include "heap.h"
 #include "stack.h"
 #include "stats.h"
 #include "thread.h"
@@ -81,8 +81,10 @@ static void start(void) {
   check_log();
   anchor_log();
   if (strcmp(za_opt.log, "stderr") == 0) za_stderr_copy = za_os_dup_high(2);
-  if (!za_segmap_init()) fatal("zalloc: cannot reserve address space for the segment map (ulimit -v?)");
   za_backend = backends[za_opt.mode];
+  if (!za_segment_init(za_backend->ext_bits))
+    fatal("zalloc: cannot reserve address space for the segment table (ulimit -v?)");
+  za_heap_init();
   za_backend->init();
   za_thread_init();
 }
@@ -117,6 +119,8 @@ void za_fork_prepare(void) {
   za_stack_fork_prepare();
   za_thread_fork_prepare();
   za_backend->fork_prepare();
+  za_heap_fork_prepare();
+  za_segment_fork_prepare();
   za_large_fork_prepare();
   za_findings_fork_prepare();
   za_os_fork_prepare();     /* last: taken inside the other subsystems' locks */
@@ -126,6 +130,8 @@ void za_fork_parent(void) {
   za_os_fork_parent();
   za_findings_fork_parent();
   za_large_fork_parent();
+  za_segment_fork_parent();
+  za_heap_fork_parent();
   za_backend->fork_parent();
   za_thread_fork_parent();
   za_stack_fork_parent();
@@ -136,6 +142,8 @@ void za_fork_child(void) {
   za_os_fork_child();
   za_findings_fork_child();
   za_large_fork_child();
+  za_segment_fork_child();
+  za_heap_fork_child();
   za_backend->fork_child();
   za_stack_fork_child();   /* before the dead threads' caches are released */
   za_thread_fork_child();

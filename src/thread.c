@@ -18,7 +18,7 @@ static za_lock_t registry_lock = ZA_LOCK_INIT;
 static za_thread_t *registry;       /* live threads */
 static za_thread_t *pool;           /* returned za_thread_t, linked through ->next */
 
-#define SLAB_SIZE (64 * ZA_KiB)
+#define SLAB_SIZE (128 * ZA_KiB)
 
 static za_thread_t *take_from_pool(void) {
   if (!pool) {
@@ -48,6 +48,7 @@ static void on_thread_exit(void *arg) {
   za_tls_thread = NULL;
   tls_exited = true;
   za_backend->thread_exit(t);
+  za_heap_abandon(&t->heap);
   za_stats_fold(t);
   za_lock(&registry_lock);
   unregister(t);
@@ -56,6 +57,7 @@ static void on_thread_exit(void *arg) {
 
 void za_thread_init(void) {
   pthread_key_create(&key, on_thread_exit);
+  za_heap_new(&za_orphan_thread.heap);
   za_backend->thread_init(&za_orphan_thread);
 }
 
@@ -78,6 +80,7 @@ za_thread_t *za_thread_enter_slow(void) {
     za_lock(&orphan_lock);
     return &za_orphan_thread;
   }
+  za_heap_new(&t->heap);
   za_backend->thread_init(t);
   /* Set the TLS pointer first: should pthread_setspecific allocate (keys beyond the first 32
    * do), the nested malloc finds this thread's state instead of recursing here. */
@@ -121,6 +124,7 @@ void za_thread_fork_child(void) {
     za_thread_t *next = t->next;
     if (t != self) {
       za_backend->thread_exit(t);
+      za_heap_abandon(&t->heap);
       unregister(t);
     }
     t = next;

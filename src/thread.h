@@ -1,12 +1,13 @@
 /* zalloc - per-thread state. Each thread that calls into zalloc gets a za_thread_t, found
- * through one initial-exec TLS pointer: its statistics counters (written only by that thread)
- * and its backend's private heap. A pthread key destructor returns it when the thread exits;
- * calls the thread makes after that (other TLS destructors freeing memory) share one locked
- * "orphan" thread state. A registry of live threads lets the report sum their counters and
+ * through one initial-exec TLS pointer: its heap (the core's pages and free lists), its
+ * statistics counters (written only by that thread) and its backend's own state. A pthread
+ * key destructor returns it when the thread exits; calls the thread makes after that (other
+ * TLS destructors freeing memory) share one locked "orphan" thread state. A registry of live threads lets the report sum their counters and
  * lets a forked child drop the threads that did not survive fork. */
 #ifndef ZA_THREAD_H
 #define ZA_THREAD_H
 #include "common.h"
+#include "heap.h"
 #include "stats.h"
 
 #define ZA_BACKEND_STATE_SIZE 64
@@ -15,12 +16,13 @@
  * thread's counters and heap; sharing a line with another thread's would bounce it between
  * cores on every call (measured: 2.5x slower two-thread churn, see docs/performance.md). */
 typedef struct za_thread {
+  za_heap_t heap;                        /* the core heap: its pages, free lists (heap.h) */
   _Alignas(64) struct za_thread *next, *prev; /* registry, under the registry lock */
   za_counters_t counters;                /* this thread's calls, blocks and bytes */
   int64_t in_use_pending;                /* bytes not yet added to the global in-use figure */
   int64_t in_use_high;                   /* highest in_use_pending since the last flush */
   int tid;
-  _Alignas(16) unsigned char backend[ZA_BACKEND_STATE_SIZE]; /* the backend's per-thread heap */
+  _Alignas(16) unsigned char backend[ZA_BACKEND_STATE_SIZE]; /* the backend's own state */
 } za_thread_t;
 
 extern ZA_TLS za_thread_t *za_tls_thread;

@@ -1,0 +1,50 @@
+/* zalloc - the arena backend's fast paths (see arena.c), inline for api.c: malloc of a small
+ * block and free of any block the core handed out, with the statistics, and no call. */
+#ifndef ZA_ARENA_H
+#define ZA_ARENA_H
+#include "backend.h"
+#include "thread.h"
+
+/* True in arena mode in a process that was not forked (a forked child takes the slow paths,
+ * which tell its own blocks from the parent's). */
+extern bool za_arena_fast;
+
+void za_arena_mark(za_page_t *pg, void *p);
+za_block_state_t za_arena_free_slow(za_thread_t *t, void *p, za_block_info_t *info);
+
+/* What `p` is in page `pg` (NULL: not a page serving a class): LIVE, FREED (it holds the
+ * freed-block key) or INTERIOR (not the start of a block handed out). */
+static inline za_block_state_t za_arena_classify(const za_page_t *pg, const void *p) {
+  if (za_unlikely(pg == NULL)) return ZA_BLOCK_INTERIOR;
+  uintptr_t a = (uintptr_t)p;
+  uint32_t idx = za_page_slot(pg, a);
+  if (za_unlikely(za_page_slot_addr(pg, idx) != a || a >= pg->bump)) return ZA_BLOCK_INTERIOR;
+  if (za_unlikely(((const za_block_t *)p)->key == (za_heap_secret ^ a))) return ZA_BLOCK_FREED;
+  return ZA_BLOCK_LIVE;
+}
+
+/* malloc of at most ZA_SMALL_MAX bytes on the fast path; NULL: take the general path. */
+static inline void *za_arena_malloc_small(za_thread_t *t, size_t size) {
+  void *p = za_heap_alloc(&t->heap, za_class_small_of(size));
+  if (za_likely(p != NULL)) {
+    za_stats_call(t, ZA_C_MALLOC);
+    za_stats_alloc(t, za_class_size(za_class_small_of(size)));
+  }
+  return p;
+}
+
+/* free on the fast path: true if done (a live block of a page, freed and counted). */
+static inline bool za_arena_free_fast(za_thread_t *t, void *p) {
+  za_segment_t *seg = za_segment_find(p);
+  if (za_unlikely(seg == NULL)) return false;
+  za_page_t *pg = za_segment_page(seg, p);
+  if (za_unlikely(pg->cls == ZA_NO_CLASS) || za_arena_classify(pg, p) != ZA_BLOCK_LIVE) return false;
+  za_block_t *b = p;
+  uint32_t size = pg->block_size;
+  b->key = za_heap_secret ^ (uintptr_t)p;
+  za_heap_free(&t->heap, pg, b);
+  za_stats_call(t, ZA_C_FREE);
+  za_stats_free(t, size);
+  return true;
+}
+#endif

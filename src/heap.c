@@ -1,0 +1,279 @@
+/* zalloc - the heap core (see heap.h). */
+#include "heap.h"
+#include "lock.h"
+#include "prim.h"
+
+#include <string.h>
+
+za_page_t za_page_empty = {.cls = ZA_NO_CLASS, .shift = ZA_PAGE_SHIFT_MIN};
+uintptr_t za_heap_secret;
+void (*za_heap_corrupt_hook)(const void *where);
+void (*za_heap_carve_hook)(za_page_t *pg, uintptr_t first, uint32_t n);
+uint8_t za_class_small[ZA_SMALL_MAX / 16 + 1];
+
+/* Pages whose heap's thread exited while they still held live blocks, per class. */
+static za_lock_t abandoned_lock = ZA_LOCK_INIT;
+static za_page_list_t abandoned[ZA_NCLASS];
+
+/* Blocks carved from a page's untouched end at a time: about one OS page's worth, so the
+ * carving touches memory only just before it is handed out. */
+#define CARVE_BYTES 4096u
+#define CARVE_MIN   4u
+
+void za_heap_init(void) {
+  for (size_t i = 0; i <= ZA_SMALL_MAX / 16; i++) za_class_small[i] = (uint8_t)za_class_of(i ? i * 16 : 1);
+  za_heap_secret = (uintptr_t)za_os_random_seed() | 1;
+}
+
+void za_heap_new(za_heap_t *h) {
+  memset(h, 0, sizeof *h);
+  for (unsigned c = 0; c < ZA_NCLASS; c++) h->direct[c] = &za_page_empty;
+}
+
+/* ---- page lists ---------------------------------------------------------------------------- */
+
+static void list_append(za_page_list_t *l, za_page_t *pg) {
+  pg->next = NULL;
+  pg->prev = l->last;
+  if (l->last) l->last->next = pg;
+  else l->first = pg;
+  l->last = pg;
+}
+
+static void list_prepend(za_page_list_t *l, za_page_t *pg) {
+  pg->prev = NULL;
+  pg->next = l->first;
+  if (l->first) l->first->prev = pg;
+  else l->last = pg;
+  l->first = pg;
+}
+
+static void list_remove(za_page_list_t *l, za_page_t *pg) {
+  if (pg->prev) pg->prev->next = pg->next;
+  else l->first = pg->next;
+  if (pg->next) pg->next->prev = pg->prev;
+  else l->last = pg->prev;
+  pg->next = pg->prev = NULL;
+}
+
+static inline void set_direct(za_heap_t *h, unsigned c) {
+  h->direct[c] = h->queue[c].first ? h->queue[c].first : &za_page_empty;
+}
+
+/* ---- broken links ---------------------------------------------------------------------------- */
+
+static _Atomic size_t links_broken;
+
+/* `b`'s link points outside its page: the block was written to after it was freed. Keep `b`
+ * (it is inside the page: it was checked when it was reached), drop what followed it. */
+ZA_COLD za_block_t *za_heap_link_broken(za_page_t *pg, za_block_t *b) {
+  (void)pg;
+  atomic_fetch_add_explicit(&links_broken, 1, memory_order_relaxed);
+  if (za_heap_corrupt_hook) za_heap_corrupt_hook(b);
+  return NULL;
+}
+
+/* ---- refilling a page's free list ------------------------------------------------------------ */
+
+/* Take the other threads' frees onto the front of `local_free`. */
+static bool take_thread_free(za_page_t *pg) {
+  if (atomic_load_explicit(&pg->thread_free, memory_order_relaxed) == 0) return false;
+  za_block_t *list = (za_block_t *)atomic_exchange_explicit(&pg->thread_free, 0, memory_order_acquire);
+  if (!list) return false;
+  uint32_t n = 1;
+  za_block_t *tail = list;
+  for (;;) {
+    za_block_t *next = tail->next;
+    if (za_unlikely(!za_heap_link_ok(pg, tail, next) || n > pg->capacity)) {
+      /* Broken, or a cycle (a block two threads freed at once): cut it here. */
+      za_heap_link_broken(pg, tail);
+      break;
+    }
+    if (!next) break;
+    tail = next;
+    n++;
+  }
+  tail->next = pg->local_free;
+  pg->local_free = list;
+  pg->used -= n < pg->used ? n : pg->used;
+  return true;
+}
+
+/* Carve fresh blocks from the untouched end into `free` (which is empty). */
+static bool carve(za_page_t *pg) {
+  if (pg->bump >= pg->end) return false;
+  uint32_t bs = pg->block_size;
+  uint32_t n = CARVE_BYTES / bs;
+  if (n < CARVE_MIN) n = CARVE_MIN;
+  uint32_t left = (uint32_t)((pg->end - pg->bump) / bs);
+  if (n > left) n = left;
+  uintptr_t b = pg->bump;
+  if (za_heap_carve_hook) za_heap_carve_hook(pg, b, n);
+  for (uint32_t i = 1; i < n; i++, b += bs) {
+    ((za_block_t *)b)->next = (za_block_t *)(b + bs);
+    ((za_block_t *)b)->key = 0;
+  }
+  ((za_block_t *)b)->next = NULL;
+  ((za_block_t *)b)->key = 0;
+  pg->free = (za_block_t *)pg->bump;
+  pg->bump = b + bs;
+  return true;
+}
+
+/* Give `free` (which is empty) blocks again: the owner's own frees first, then other
+ * threads', then fresh ones. False if the page has none left. */
+static bool refill(za_page_t *pg) {
+  if (!pg->local_free) take_thread_free(pg);
+  if (pg->local_free) {
+    pg->free = pg->local_free;
+    pg->local_free = NULL;
+    return true;
+  }
+  return carve(pg);
+}
+
+/* ---- full pages -------------------------------------------------------------------------- */
+
+/* `pg` (the queue's first page) has nothing left: set it aside, unless another thread freed
+ * into it meanwhile. The in_full store and the thread_free load are ordered against a remote
+ * free's push and in_full load (both sequentially consistent): one of the two sides sees the
+ * other, so a free into a page being set aside is never missed. */
+static bool set_aside(za_heap_t *h, unsigned c, za_page_t *pg) {
+  atomic_store(&pg->in_full, 1);
+  if (atomic_load(&pg->thread_free) != 0) {
+    atomic_store_explicit(&pg->in_full, 0, memory_order_relaxed);
+    return false;
+  }
+  list_remove(&h->queue[c], pg);
+  pg->flags = ZA_PAGE_IN_FULL;
+  list_append(&h->full[c], pg);
+  set_direct(h, c);
+  return true;
+}
+
+static void back_to_queue(za_heap_t *h, unsigned c, za_page_t *pg) {
+  list_remove(&h->full[c], pg);
+  atomic_store_explicit(&pg->in_full, 0, memory_order_relaxed);
+  pg->flags = ZA_PAGE_IN_QUEUE;
+  list_append(&h->queue[c], pg);
+  set_direct(h, c);
+}
+
+/* Other threads freed into full pages of class `c`: those pages go back to the queue. */
+static bool rescan_full(za_heap_t *h, unsigned c) {
+  atomic_store(&h->remote_full[c], 0);
+  bool any = false;
+  for (za_page_t *pg = h->full[c].first, *next; pg; pg = next) {
+    next = pg->next;
+    if (atomic_load(&pg->thread_free) != 0) {
+      back_to_queue(h, c, pg);
+      any = true;
+    }
+  }
+  return any;
+}
+
+void za_heap_free_remote(za_page_t *pg, za_block_t *b) {
+  uintptr_t old = atomic_load_explicit(&pg->thread_free, memory_order_relaxed);
+  do {
+    b->next = (za_block_t *)old;
+  } while (!atomic_compare_exchange_weak(&pg->thread_free, &old, (uintptr_t)b));
+  if (old == 0 && atomic_load(&pg->in_full)) {
+    za_heap_t *owner = atomic_load_explicit(&pg->heap, memory_order_acquire);
+    if (owner) atomic_fetch_add_explicit(&owner->remote_full[pg->cls], 1, memory_order_relaxed);
+  }
+}
+
+/* ---- abandoned pages ----------------------------------------------------------------------- */
+
+static bool reclaim(za_heap_t *h, unsigned c) {
+  if (!abandoned[c].first) return false;  /* a racy peek: a miss only costs a new page */
+  za_lock(&abandoned_lock);
+  za_page_t *pg = abandoned[c].first;
+  if (pg) list_remove(&abandoned[c], pg);
+  za_unlock(&abandoned_lock);
+  if (!pg) return false;
+  atomic_store_explicit(&pg->heap, h, memory_order_release);
+  atomic_store(&pg->in_full, 0);
+  pg->flags = ZA_PAGE_IN_QUEUE;
+  list_prepend(&h->queue[c], pg);
+  set_direct(h, c);
+  return true;
+}
+
+/* `pg` loses its owner: pooled if nothing in it is live, else left for another heap. */
+static void abandon_page(za_page_t *pg) {
+  atomic_store(&pg->in_full, 1);
+  atomic_store(&pg->heap, NULL);
+  take_thread_free(pg);
+  pg->flags = 0;
+  if (pg->used == 0) {
+    za_page_give(pg);
+    return;
+  }
+  za_lock(&abandoned_lock);
+  list_append(&abandoned[pg->cls], pg);
+  za_unlock(&abandoned_lock);
+}
+
+void za_heap_abandon(za_heap_t *h) {
+  for (unsigned c = 0; c < ZA_NCLASS; c++) {
+    za_page_list_t *lists[2] = {&h->queue[c], &h->full[c]};
+    for (int k = 0; k < 2; k++)
+      for (za_page_t *pg = lists[k]->first, *next; pg; pg = next) {
+        next = pg->next;
+        pg->next = pg->prev = NULL;
+        abandon_page(pg);
+      }
+  }
+  za_heap_new(h);
+}
+
+/* ---- the slow paths ---------------------------------------------------------------------- */
+
+static za_page_t *fresh_page(za_heap_t *h, unsigned c) {
+  za_page_t *pg = za_page_take(za_page_shift_for(c), c);
+  if (!pg) return NULL;
+  atomic_store_explicit(&pg->heap, h, memory_order_release);
+  pg->flags = ZA_PAGE_IN_QUEUE;
+  list_prepend(&h->queue[c], pg);
+  set_direct(h, c);
+  return pg;
+}
+
+/* An empty page that is not the one its class allocates from goes back to the pool. */
+static void retire(za_heap_t *h, za_page_t *pg) {
+  unsigned c = pg->cls;
+  if (pg->flags & ZA_PAGE_IN_FULL) list_remove(&h->full[c], pg);
+  else list_remove(&h->queue[c], pg);
+  set_direct(h, c);
+  pg->flags = 0;
+  za_page_give(pg);
+}
+
+ZA_NOINLINE void *za_heap_alloc_slow(za_heap_t *h, unsigned c) {
+  for (;;) {
+    za_page_t *pg = h->direct[c];
+    if (pg != &za_page_empty) {
+      if (pg->free || refill(pg)) return za_heap_alloc(h, c);
+      if (!set_aside(h, c, pg)) continue;     /* another thread freed into it: take those */
+      continue;                               /* the next page of the queue */
+    }
+    if (atomic_load_explicit(&h->remote_full[c], memory_order_relaxed) && rescan_full(h, c)) continue;
+    if (reclaim(h, c)) continue;
+    if (!fresh_page(h, c)) return NULL;
+  }
+}
+
+/* A local free made `pg` empty, or freed into a page that was set aside as full. */
+ZA_NOINLINE void za_heap_page_event(za_heap_t *h, za_page_t *pg) {
+  unsigned c = pg->cls;
+  if (pg->flags & ZA_PAGE_IN_FULL) back_to_queue(h, c, pg);
+  if (pg->used == 0 && h->direct[c] != pg) retire(h, pg);
+}
+
+/* ---- fork ------------------------------------------------------------------------------ */
+
+void za_heap_fork_prepare(void) { za_lock(&abandoned_lock); }
+void za_heap_fork_parent(void) { za_unlock(&abandoned_lock); }
+void za_heap_fork_child(void) { za_lock_reset(&abandoned_lock); }

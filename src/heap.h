@@ -1,0 +1,108 @@
+/* zalloc - the heap core: per-thread heaps of pages with free lists, the fast path every
+ * backend builds on. The arena mode is this core with nothing on top; the GPA keeps its
+ * out-of-band records, guards and quarantine around the same calls.
+ *
+ * Design (after mimalloc's free-list sharding, written from its papers and docs):
+ * - Memory comes in pages (segment.h), one size class each, owned by one thread's heap. A heap
+ *   has, per class, the page it allocates from first (`direct`), a queue of its other pages
+ *   with free blocks, and a list of pages it found full.
+ * - A page keeps three lists of free blocks, linked through the blocks themselves: `free`,
+ *   which malloc pops; `local_free`, which the owner's free pushes (so the two never touch the
+ *   same list and malloc's list stays short and hot); and `thread_free`, which other threads
+ *   push with a compare-and-swap. The owner takes `local_free` and then `thread_free` whole when
+ *   `free` runs out; then it carves new blocks from the page's untouched end (`bump`).
+ * - malloc and free by the owner take no lock and no atomic instruction: a free from another
+ *   thread is one compare-and-swap on the page's list. Pages go to a shared pool (one lock)
+ *   only when they fill up from empty or empty out.
+ * - A page the owner found full is put aside; a free from another thread into it bumps a
+ *   counter in the owner's heap (once per batch), and the owner looks at its full pages of that
+ *   class again before it takes a new page.
+ * - When a thread exits, its pages with live blocks are abandoned: other threads' frees still
+ *   land in them, and the next heap that needs a page of that class takes one over.
+ * - Every link the core reads from a block is checked to stay inside the block's page before it
+ *   is followed, so a write after free cannot send the allocator outside the page; a broken
+ *   list is reported (za_heap_corrupt_hook) and dropped. */
+#ifndef ZA_HEAP_H
+#define ZA_HEAP_H
+#include "segment.h"
+
+typedef struct za_page_list { za_page_t *first, *last; } za_page_list_t;
+
+typedef struct za_heap {
+  za_page_t *direct[ZA_NCLASS];     /* where each class allocates first: never NULL */
+  za_page_list_t queue[ZA_NCLASS];  /* owned pages that may have free blocks (direct first) */
+  za_page_list_t full[ZA_NCLASS];   /* owned pages found full */
+  /* Written by other threads: a free into one of this heap's full pages of that class. */
+  _Alignas(64) _Atomic uint32_t remote_full[ZA_NCLASS];
+} za_heap_t;
+
+/* An empty page with no blocks: a heap's direct pages before it has real ones. */
+extern za_page_t za_page_empty;
+/* Per process, random: a freed block's second word holds it mixed with the block's address. */
+extern uintptr_t za_heap_secret;
+/* Called with every run of blocks carved from a page's untouched end (n blocks from `first`),
+ * before any is handed out: the GPA resets their records. NULL: nothing to do. */
+extern void (*za_heap_carve_hook)(za_page_t *pg, uintptr_t first, uint32_t n);
+/* Called when a block's link is found broken (the block at `where` was overwritten after it
+ * was freed); the rest of that list is dropped. NULL: only counted. */
+extern void (*za_heap_corrupt_hook)(const void *where);
+
+void za_heap_init(void);            /* once, at start-up */
+void za_heap_new(za_heap_t *h);     /* a thread's heap, empty */
+/* The thread is gone: its pages are abandoned (those with live blocks) or pooled. */
+void za_heap_abandon(za_heap_t *h);
+
+void *za_heap_alloc_slow(za_heap_t *h, unsigned c);
+void za_heap_page_event(za_heap_t *h, za_page_t *pg);
+void za_heap_free_remote(za_page_t *pg, za_block_t *b);
+za_block_t *za_heap_link_broken(za_page_t *pg, za_block_t *b);
+
+/* True if `next`, read from the free block `b`, may be followed: the end of the list, or a
+ * block in the same page (pages are aligned to their size). */
+static inline bool za_heap_link_ok(const za_page_t *pg, const za_block_t *b, const za_block_t *next) {
+  return next == NULL || (((uintptr_t)next ^ (uintptr_t)b) >> pg->shift) == 0;
+}
+
+/* A block of class `c` from heap `h` (the calling thread's), or NULL if out of memory. Its
+ * contents are undefined but for the second word, which is zero. */
+static inline void *za_heap_alloc(za_heap_t *h, unsigned c) {
+  za_page_t *pg = h->direct[c];
+  za_block_t *b = pg->free;
+  if (za_likely(b != NULL)) {
+    za_block_t *next = b->next;
+    if (za_unlikely(!za_heap_link_ok(pg, b, next))) next = za_heap_link_broken(pg, b);
+    pg->free = next;
+    pg->used++;
+    b->key = 0;
+    return b;
+  }
+  return za_heap_alloc_slow(h, c);
+}
+
+/* Give back block `b` of page `pg` (za_segment_page of it); `h` is the calling thread's heap. */
+static inline void za_heap_free(za_heap_t *h, za_page_t *pg, za_block_t *b) {
+  if (za_likely(atomic_load_explicit(&pg->heap, memory_order_relaxed) == h)) {
+    b->next = pg->local_free;
+    pg->local_free = b;
+    if (za_unlikely(--pg->used == 0 || (pg->flags & ZA_PAGE_IN_FULL))) za_heap_page_event(h, pg);
+  } else {
+    za_heap_free_remote(pg, b);
+  }
+}
+
+/* The page of `p` if it is a block handed out from a page of ours (its start, in a page that
+ * serves a class, below the page's untouched end); NULL otherwise, with *seg set when the
+ * address is in a segment at all. Reads only out-of-band metadata. */
+static inline za_page_t *za_heap_page_of(const void *p, za_segment_t **segp) {
+  za_segment_t *seg = za_segment_find(p);
+  *segp = seg;
+  if (!seg) return NULL;
+  za_page_t *pg = za_segment_page(seg, p);
+  if (pg->cls == ZA_NO_CLASS) return NULL;
+  return pg;
+}
+
+void za_heap_fork_prepare(void);
+void za_heap_fork_parent(void);
+void za_heap_fork_child(void);
+#endif

@@ -1,0 +1,43 @@
+/* zalloc - size classes of the heap core (heap.h): 48 classes from 16 bytes to 128 KiB,
+ * every one a multiple of 16 (so every block is 16-byte aligned), eight 16 bytes apart up to
+ * 128 and then four per doubling (at most 25% of a block is slack, 12.5% on average). Every
+ * power of two is a class: a block of a power-of-two class is aligned to its size (pages
+ * start on a multiple of their size), which is how aligned requests are served.
+ *
+ *   class  0..7   16, 32, ..., 128
+ *   class  8..11  160, 192, 224, 256
+ *   class 12..15  320, 384, 448, 512        ...and so on, four per doubling, up to
+ *   class 44..47  81920, 98304, 114688, 131072 */
+#ifndef ZA_SIZECLASS_H
+#define ZA_SIZECLASS_H
+#include "common.h"
+
+#define ZA_NCLASS       48
+#define ZA_CLASS_MAX    ((size_t)128 << 10)  /* the largest class; bigger blocks: large.c */
+#define ZA_SMALL_MAX    1024                 /* sizes with a direct class table (za_class_small) */
+
+/* The class serving `n` bytes, 1 <= n <= ZA_CLASS_MAX. */
+static inline unsigned za_class_of(size_t n) {
+  if (n <= 128) return (unsigned)((n + 15) / 16 - 1);
+  unsigned b = 63 - (unsigned)__builtin_clzl(n - 1);
+  return 8 + (b - 7) * 4 + (unsigned)((n - 1) >> (b - 2)) - 4;
+}
+
+static inline size_t za_class_size(unsigned c) {
+  if (c < 8) return (size_t)(c + 1) * 16;
+  unsigned b = 7 + (c - 8) / 4, m = 4 + (c - 8) % 4;
+  return (size_t)(m + 1) << (b - 2);
+}
+
+/* The class of a request of at most ZA_SMALL_MAX bytes, by table: one load instead of a
+ * bit scan on the allocation fast path. Indexed by (n + 15) / 16; filled by za_heap_init. */
+extern uint8_t za_class_small[ZA_SMALL_MAX / 16 + 1];
+static inline unsigned za_class_small_of(size_t n) { return za_class_small[(n + 15) >> 4]; }
+
+/* The smallest power-of-two class of at least `n` bytes (n <= ZA_CLASS_MAX): its blocks are
+ * aligned to their size. */
+static inline unsigned za_class_pow2_of(size_t n) {
+  size_t p = n <= 16 ? 16 : (size_t)1 << (64 - __builtin_clzl(n - 1));
+  return za_class_of(p);
+}
+#endif
