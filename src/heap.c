@@ -56,6 +56,12 @@ static void list_remove(za_page_list_t *l, za_page_t *pg) {
   pg->next = pg->prev = NULL;
 }
 
+#define TF_NORMAL    0u
+#define TF_NOTIFY    1u
+#define TF_NOTIFYING 2u
+#define TF_STATE(w)  ((w) & 3u)
+#define TF_LIST(w)   ((za_block_t *)((w) & ~(uintptr_t)3))
+
 static inline void set_direct(za_heap_t *h, unsigned c) {
   h->direct[c] = h->queue[c].first ? h->queue[c].first : &za_page_empty;
 }
@@ -75,11 +81,14 @@ ZA_COLD za_block_t *za_heap_link_broken(za_page_t *pg, za_block_t *b) {
 
 /* ---- refilling a page's free list ------------------------------------------------------------ */
 
-/* Take the other threads' frees onto the front of `local_free`. */
+/* Take the other threads' frees onto the front of `local_free`; the word's state stays. */
 static bool take_thread_free(za_page_t *pg) {
-  if (atomic_load_explicit(&pg->thread_free, memory_order_relaxed) == 0) return false;
-  za_block_t *list = (za_block_t *)atomic_exchange_explicit(&pg->thread_free, 0, memory_order_acquire);
-  if (!list) return false;
+  uintptr_t tf = atomic_load_explicit(&pg->thread_free, memory_order_relaxed);
+  do {
+    if (TF_LIST(tf) == NULL) return false;
+  } while (!atomic_compare_exchange_weak_explicit(&pg->thread_free, &tf, TF_STATE(tf),
+                                                  memory_order_acquire, memory_order_relaxed));
+  za_block_t *list = TF_LIST(tf);
   uint32_t n = 1;
   za_block_t *tail = list;
   for (;;) {
@@ -132,18 +141,22 @@ static bool refill(za_page_t *pg) {
   return carve(pg);
 }
 
-/* ---- full pages -------------------------------------------------------------------------- */
+/* ---- full pages and frees from other threads -------------------------------------------------
+ * A page's thread_free word is a list of blocks and, in its two low bits, a state:
+ *   TF_NORMAL    a free from another thread pushes onto the list;
+ *   TF_NOTIFY    the owner set the page aside as full: the next free from another thread
+ *                tells the owner instead, by pushing its block onto the owner heap's `delayed`
+ *                list (the owner frees it into the page itself, and the page is back in use);
+ *   TF_NOTIFYING that free is under way; others push onto the list meanwhile.
+ * The owner sets TF_NOTIFY with a compare-and-swap that expects an empty list, so a page with
+ * frees waiting is never set aside, and a free into a page set aside always reaches its owner:
+ * one notification per time the page fills, one free's worth of work per block. */
 
 /* `pg` (the queue's first page) has nothing left: set it aside, unless another thread freed
- * into it meanwhile. The in_full store and the thread_free load are ordered against a remote
- * free's push and in_full load (both sequentially consistent): one of the two sides sees the
- * other, so a free into a page being set aside is never missed. */
+ * into it meanwhile (those blocks are taken instead). */
 static bool set_aside(za_heap_t *h, unsigned c, za_page_t *pg) {
-  atomic_store(&pg->in_full, 1);
-  if (atomic_load(&pg->thread_free) != 0) {
-    atomic_store_explicit(&pg->in_full, 0, memory_order_relaxed);
-    return false;
-  }
+  uintptr_t expect = TF_NORMAL;
+  if (!atomic_compare_exchange_strong(&pg->thread_free, &expect, TF_NOTIFY)) return false;
   list_remove(&h->queue[c], pg);
   pg->flags = ZA_PAGE_IN_FULL;
   list_append(&h->full[c], pg);
@@ -151,37 +164,67 @@ static bool set_aside(za_heap_t *h, unsigned c, za_page_t *pg) {
   return true;
 }
 
+/* Set the page's thread_free state to `state`, keeping its list. */
+static void tf_set_state(za_page_t *pg, uintptr_t state) {
+  uintptr_t tf = atomic_load_explicit(&pg->thread_free, memory_order_relaxed);
+  while (TF_STATE(tf) != state &&
+         !atomic_compare_exchange_weak(&pg->thread_free, &tf, (uintptr_t)TF_LIST(tf) | state)) {
+  }
+}
+
 static void back_to_queue(za_heap_t *h, unsigned c, za_page_t *pg) {
   list_remove(&h->full[c], pg);
-  atomic_store_explicit(&pg->in_full, 0, memory_order_relaxed);
   pg->flags = ZA_PAGE_IN_QUEUE;
   list_append(&h->queue[c], pg);
   set_direct(h, c);
-}
-
-/* Other threads freed into full pages of class `c`: those pages go back to the queue. */
-static bool rescan_full(za_heap_t *h, unsigned c) {
-  atomic_store(&h->remote_full[c], 0);
-  bool any = false;
-  for (za_page_t *pg = h->full[c].first, *next; pg; pg = next) {
-    next = pg->next;
-    if (atomic_load(&pg->thread_free) != 0) {
-      back_to_queue(h, c, pg);
-      any = true;
-    }
+  /* A free from another thread that is notifying finishes on its own (it sets NORMAL). */
+  uintptr_t expect = atomic_load_explicit(&pg->thread_free, memory_order_relaxed);
+  while (TF_STATE(expect) == TF_NOTIFY &&
+         !atomic_compare_exchange_weak(&pg->thread_free, &expect, (uintptr_t)TF_LIST(expect))) {
   }
-  return any;
 }
 
 void za_heap_free_remote(za_page_t *pg, za_block_t *b) {
-  uintptr_t old = atomic_load_explicit(&pg->thread_free, memory_order_relaxed);
-  do {
-    b->next = (za_block_t *)old;
-  } while (!atomic_compare_exchange_weak(&pg->thread_free, &old, (uintptr_t)b));
-  if (old == 0 && atomic_load(&pg->in_full)) {
-    za_heap_t *owner = atomic_load_explicit(&pg->heap, memory_order_acquire);
-    if (owner) atomic_fetch_add_explicit(&owner->remote_full[pg->cls], 1, memory_order_relaxed);
+  uintptr_t tf = atomic_load_explicit(&pg->thread_free, memory_order_relaxed);
+  for (;;) {
+    if (za_unlikely(TF_STATE(tf) == TF_NOTIFY)) {
+      if (!atomic_compare_exchange_weak(&pg->thread_free, &tf, (uintptr_t)TF_LIST(tf) | TF_NOTIFYING))
+        continue;
+      za_heap_t *owner = atomic_load_explicit(&pg->heap, memory_order_acquire);
+      if (owner) {
+        uintptr_t head = atomic_load_explicit(&owner->delayed, memory_order_relaxed);
+        do {
+          b->next = (za_block_t *)head;
+        } while (!atomic_compare_exchange_weak_explicit(&owner->delayed, &head, (uintptr_t)b,
+                                                        memory_order_release, memory_order_relaxed));
+        tf_set_state(pg, TF_NORMAL);
+        return;
+      }
+      tf_set_state(pg, TF_NORMAL);   /* abandoned meanwhile: the list will do */
+      tf = atomic_load_explicit(&pg->thread_free, memory_order_relaxed);
+    }
+    b->next = TF_LIST(tf);
+    if (atomic_compare_exchange_weak_explicit(&pg->thread_free, &tf, (uintptr_t)b | TF_STATE(tf),
+                                              memory_order_release, memory_order_relaxed))
+      return;
   }
+}
+
+/* Blocks other threads freed into this heap's full pages: freed here, which puts their pages
+ * back in use. A block whose page this heap no longer owns (the heap's thread exited and a new
+ * one took the heap over) goes to that page's list. */
+static bool take_delayed(za_heap_t *h) {
+  if (atomic_load_explicit(&h->delayed, memory_order_relaxed) == 0) return false;
+  za_block_t *b = (za_block_t *)atomic_exchange_explicit(&h->delayed, 0, memory_order_acquire);
+  bool any = b != NULL;
+  while (b) {
+    za_block_t *next = b->next;
+    za_segment_t *seg = za_segment_find(b);
+    if (za_unlikely(!seg)) break;      /* cannot happen: only our blocks are pushed */
+    za_heap_free(h, za_segment_page(seg, b), b);
+    b = next;
+  }
+  return any;
 }
 
 /* ---- abandoned pages ----------------------------------------------------------------------- */
@@ -194,7 +237,7 @@ static bool reclaim(za_heap_t *h, unsigned c) {
   za_unlock(&abandoned_lock);
   if (!pg) return false;
   atomic_store_explicit(&pg->heap, h, memory_order_release);
-  atomic_store(&pg->in_full, 0);
+  tf_set_state(pg, TF_NORMAL);
   pg->flags = ZA_PAGE_IN_QUEUE;
   list_prepend(&h->queue[c], pg);
   set_direct(h, c);
@@ -203,8 +246,8 @@ static bool reclaim(za_heap_t *h, unsigned c) {
 
 /* `pg` loses its owner: pooled if nothing in it is live, else left for another heap. */
 static void abandon_page(za_page_t *pg) {
-  atomic_store(&pg->in_full, 1);
   atomic_store(&pg->heap, NULL);
+  tf_set_state(pg, TF_NORMAL);
   take_thread_free(pg);
   pg->flags = 0;
   if (pg->used == 0) {
@@ -217,6 +260,7 @@ static void abandon_page(za_page_t *pg) {
 }
 
 void za_heap_abandon(za_heap_t *h) {
+  take_delayed(h);
   for (unsigned c = 0; c < ZA_NCLASS; c++) {
     za_page_list_t *lists[2] = {&h->queue[c], &h->full[c]};
     for (int k = 0; k < 2; k++)
@@ -226,7 +270,11 @@ void za_heap_abandon(za_heap_t *h) {
         abandon_page(pg);
       }
   }
+  /* A free that read this heap as its page's owner just before the page was abandoned may
+   * still land in `delayed`: kept for whichever thread takes this heap next. */
+  uintptr_t late = atomic_exchange(&h->delayed, 0);
   za_heap_new(h);
+  atomic_store(&h->delayed, late);
 }
 
 /* ---- the slow paths ---------------------------------------------------------------------- */
@@ -259,7 +307,7 @@ ZA_NOINLINE void *za_heap_alloc_slow(za_heap_t *h, unsigned c) {
       if (!set_aside(h, c, pg)) continue;     /* another thread freed into it: take those */
       continue;                               /* the next page of the queue */
     }
-    if (atomic_load_explicit(&h->remote_full[c], memory_order_relaxed) && rescan_full(h, c)) continue;
+    if (take_delayed(h)) continue;
     if (reclaim(h, c)) continue;
     if (!fresh_page(h, c)) return NULL;
   }

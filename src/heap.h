@@ -14,9 +14,9 @@
  * - malloc and free by the owner take no lock and no atomic instruction: a free from another
  *   thread is one compare-and-swap on the page's list. Pages go to a shared pool (one lock)
  *   only when they fill up from empty or empty out.
- * - A page the owner found full is put aside; a free from another thread into it bumps a
- *   counter in the owner's heap (once per batch), and the owner looks at its full pages of that
- *   class again before it takes a new page.
+ * - A page the owner found full is put aside; the first free from another thread into it goes
+ *   to the owner heap's `delayed` list instead, and the owner frees it there before it takes a
+ *   new page, which puts the page back in use (mimalloc's delayed free).
  * - When a thread exits, its pages with live blocks are abandoned: other threads' frees still
  *   land in them, and the next heap that needs a page of that class takes one over.
  * - Every link the core reads from a block is checked to stay inside the block's page before it
@@ -32,8 +32,8 @@ typedef struct za_heap {
   za_page_t *direct[ZA_NCLASS];     /* where each class allocates first: never NULL */
   za_page_list_t queue[ZA_NCLASS];  /* owned pages that may have free blocks (direct first) */
   za_page_list_t full[ZA_NCLASS];   /* owned pages found full */
-  /* Written by other threads: a free into one of this heap's full pages of that class. */
-  _Alignas(64) _Atomic uint32_t remote_full[ZA_NCLASS];
+  /* Written by other threads: blocks they freed into this heap's full pages (heap.c). */
+  _Alignas(64) _Atomic uintptr_t delayed;
 } za_heap_t;
 
 /* An empty page with no blocks: a heap's direct pages before it has real ones. */

@@ -5,19 +5,26 @@
  * First in, first out, bounded by ZALLOC_QUARANTINE bytes. A thread collects its frees in a
  * private batch; full batches join one global FIFO under a lock taken once per batch, and the
  * thread that pushes the total over the bound takes the oldest batches out and releases their
- * blocks, outside the lock. Batch nodes come from the OS and are recycled. */
+ * blocks, outside the lock. Batch nodes come from the OS and are recycled.
+ *
+ * A forked child starts with an empty quarantine: the parent's quarantined blocks (in the FIFO
+ * and in every thread's batch) stay quarantined in the child for good - their memory is shared
+ * with the parent until written, and releasing them would make the child copy pages it need
+ * not touch while the parent's threads, still running, copy every page the child shares. */
 #include "quarantine.h"
 #include "gpa.h"
 #include "lock.h"
 #include "options.h"
 #include "prim.h"
+#include "stats.h"
 
 #define NODE_SIZE 1024u
 #define BATCH_N ((NODE_SIZE - 3 * sizeof(size_t)) / sizeof(uintptr_t))
 
 struct za_qbatch {
   struct za_qbatch *next;
-  size_t count, bytes;
+  uint32_t count, epoch;       /* epoch: za_epoch when the batch was started */
+  size_t bytes;
   uintptr_t p[BATCH_N];
 };
 
@@ -43,7 +50,9 @@ static za_qbatch_t *node_get(void) {
     za_unlock(&lock);
   }
   b->next = NULL;
-  b->count = b->bytes = 0;
+  b->count = 0;
+  b->bytes = 0;
+  b->epoch = atomic_load_explicit(&za_epoch, memory_order_relaxed);
   return b;
 }
 
@@ -76,8 +85,14 @@ static void publish(za_thread_t *t, za_qbatch_t *b) {
   }
 }
 
+/* A batch from before a fork: its blocks stay quarantined in this child (see the top). */
+static bool inherited(const za_qbatch_t *b) {
+  return b->epoch != atomic_load_explicit(&za_epoch, memory_order_relaxed);
+}
+
 bool za_quarantine_put(za_thread_t *t, za_qbatch_t **mine, uintptr_t p, size_t bytes) {
   za_qbatch_t *b = *mine;
+  if (b && za_unlikely(inherited(b))) b = *mine = NULL;
   if (!b && (b = *mine = node_get()) == NULL) return false;
   b->p[b->count++] = p;
   b->bytes += bytes;
@@ -92,10 +107,14 @@ void za_quarantine_flush(za_thread_t *t, za_qbatch_t **mine) {
   if (*mine) {
     za_qbatch_t *b = *mine;
     *mine = NULL;
-    if (b->count) publish(t, b);
+    if (b->count && !inherited(b)) publish(t, b);
   }
 }
 
 void za_quarantine_fork_prepare(void) { za_lock(&lock); }
 void za_quarantine_fork_parent(void) { za_unlock(&lock); }
-void za_quarantine_fork_child(void) { za_lock_reset(&lock); }
+void za_quarantine_fork_child(void) {
+  za_lock_reset(&lock);
+  head = tail = NULL;
+  total = 0;
+}

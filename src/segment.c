@@ -96,7 +96,6 @@ za_page_t *za_page_take(unsigned shift, unsigned c) {
   pg->next = pg->prev = NULL;
   pg->free = pg->local_free = NULL;
   atomic_store_explicit(&pg->thread_free, 0, memory_order_relaxed);
-  atomic_store_explicit(&pg->in_full, 0, memory_order_relaxed);
   pg->flags = 0;
   pg->used = 0;
   pg->cls = (uint8_t)c;

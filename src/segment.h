@@ -52,10 +52,10 @@ typedef struct za_page {
   uint8_t flags;                  /* ZA_PAGE_IN_* (the owner's) */
   uint8_t cls;                    /* its class while it serves one, else ZA_NO_CLASS */
   uint8_t shift;                  /* log2 of the page size */
-  _Atomic uint8_t in_full;        /* the owner set it aside as full: a remote free says so */
+  uint8_t unused;
   uint32_t recip;                 /* 2^32 / block_size, rounded up: index = off * recip >> 32 */
   struct za_heap *_Atomic heap;   /* the owner; NULL when abandoned or in the pool */
-  _Atomic uintptr_t thread_free;  /* freed by other threads: a list, taken whole by the owner */
+  _Atomic uintptr_t thread_free;  /* freed by other threads: a list and a state (heap.c) */
   uintptr_t bump, end;            /* blocks never handed out: [bump, end) */
   /* The rest. */
   uintptr_t start;                /* the page's first block */
