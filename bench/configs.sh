@@ -7,7 +7,9 @@
 #                 ninja, or, with cfg_libdir, that folder's libzalloc.so
 #   cfg_libdir    a folder of copied files (threads.sh --pack writes one): libzalloc.so,
 #                 libjemalloc.so.2, libmimalloc.so.2, libtcmalloc_minimal.so.4, and the
-#                 benchmark programs; looked in before the system's library folders
+#                 benchmark programs; looked in before the system's library folders. If it has
+#                 libunwind.so.8 (which zalloc dlopens), zalloc's configurations run with
+#                 LD_LIBRARY_PATH set to it
 #   cfg_jemalloc, cfg_mimalloc, cfg_tcmalloc   a library's path, overriding the search
 #   cfg_configs   comma-separated configurations to run (glibc always runs); empty: all found
 #   cfg_tool      the caller's name, for messages
@@ -119,7 +121,9 @@ configs_setup() {
     IFS=: read -r name file var <<<"$spec"
     cfg_want "$name" || continue
     case $file in
-      zalloc) path=$cfg_zalloc ;;
+      zalloc) path=$cfg_zalloc
+         # zalloc dlopens libunwind.so.8 (its fallback unwinder): a copy beside it is used
+         [ -n "$cfg_libdir" ] && [ -f "$cfg_libdir/libunwind.so.8" ] && var+=" LD_LIBRARY_PATH=$cfg_libdir" ;;
       *) var="" path=""
          case $name in jemalloc) path=$cfg_jemalloc ;; mimalloc) path=$cfg_mimalloc ;; tcmalloc) path=$cfg_tcmalloc ;; esac
          if [ -n "$path" ]; then
