@@ -277,14 +277,14 @@ def draw_bars(workloads, configs, vals, status, data, title, path):
     Y = lambda v: top + ph - (math.log2(v) - l0) / (l1 - l0) * ph
     svg.text(W / 2, 26, title, 15, "middle", "bold")
     legend(svg, configs, left, 52, pw, line=False)
-    # ticks: powers of two, and halfway ticks where the range is small
+    # ticks: powers of two, and 1.5 times them too unless that makes too many
     ticks = [2.0 ** e for e in range(math.floor(l0), math.ceil(l1) + 1)]
-    if l1 - l0 < 4:
-        ticks += [t * 1.5 for t in ticks]
+    both = [t for t in ticks + [t * 1.5 for t in ticks] if lo <= t <= hi]
+    ticks = both if len(both) <= 11 else [t for t in ticks if lo <= t <= hi]
     for t in sorted(ticks):
         if lo <= t <= hi:
             svg.line(left, Y(t), left + pw, Y(t), "#e4e4e4")
-            svg.text(left - 8, Y(t) + 4, fmt_ratio(t) if t < 1 or t != int(t) else f"{t:g}×", 11, "end")
+            svg.text(left - 8, Y(t) + 4, f"{t:g}×", 11, "end")
     svg.line(left, top, left, top + ph)
     svg.line(left, Y(1), left + pw, Y(1), "#000", 1.2)
     svg.text(18, top + ph / 2, "ratio to glibc (log scale; lower is better)", 13, "middle", rotate=-90)
