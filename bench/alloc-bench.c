@@ -13,9 +13,21 @@
  *   big       blocks of 256 KiB..1 MiB, a quarter of each written, freed one at a time (a
  *             program reusing large buffers)
  *   prodcons  one thread allocates 16..256-byte messages and passes them through a ring to a
- *             second thread, which reads and frees them (every free is a cross-thread free)
+ *             second thread, which reads and frees them (every free is a cross-thread free);
+ *             THREADS (default 1) such producer/consumer pairs, each with its own ring, so
+ *             2 x THREADS threads (THREADS 1 is exactly the single pair it always was)
  *   churn     THREADS threads (default 1), each with its own working set of 1,000 blocks of
  *             16..512 bytes, each step freeing a random block and allocating a replacement
+ *   churn-random  one thread, a working set of 10,000 blocks of 16 B..4 KiB (sizes uniform at
+ *             random); each step frees a random one, so blocks die in no particular order, and
+ *             allocates a replacement of a random size. Unlike `random` (8..1024 bytes, 20,000
+ *             blocks) its sizes reach past the small classes most allocators keep per thread
+ *   fork      THREADS threads (default 8) allocate and free continuously (sizes like a real
+ *             program's: mostly 16..256 bytes, some up to 64 KiB, a few of 64 KiB..1 MiB) while
+ *             the main thread forks (100 times at SCALE 1); each child allocates, checks and
+ *             frees a few hundred blocks and leaves with _exit, the parent waits for it and
+ *             checks its exit status. An operation is one fork round (fork + child + waitpid);
+ *             the line also gives fork_round_us, the mean time of a round
  *   deep      binary trees of 16 levels (65,535 nodes of 32..256 bytes) built and freed by
  *             recursion, so malloc and free run up to 16 recursive calls deep (31 of 32 nodes
  *             at 12 or more): for checkers that record a call stack at each (the other tests
@@ -24,17 +36,21 @@
  * SCALE (default 1.0) multiplies the amount of work. Every block is written when allocated and
  * read before it is freed, as a program would. One line goes to stdout: the operations done
  * (an operation is one malloc/free pair, or one realloc call), operations per second, and the
- * process's peak resident set size from getrusage. The exit status is 1 if a check fails
- * (a block's contents changed under it), so a broken allocator does not pass as a fast one. */
+ * process's peak resident set size and CPU time (user + system, all threads) from getrusage.
+ * The exit status is 1 if a check fails (a block's contents changed under it, or a forked child
+ * failed), so a broken allocator does not pass as a fast one. */
 #define _GNU_SOURCE
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 static double scale = 1.0;
 static _Atomic int failed;
@@ -113,32 +129,41 @@ static long order_test(int lifo) {
   return ops;
 }
 
-static long random_test(void) {
-  enum { W = 20000 };
-  void **p = xmalloc(W * sizeof *p);
-  size_t *sz = xmalloc(W * sizeof *sz);
-  uint64_t s = 0x243f6a8885a308d3ull;
-  for (long i = 0; i < W; i++) {
-    sz[i] = rng_range(&s, 8, 1024);
+/* A working set of w blocks of lo..hi bytes; each of n steps frees a random one and allocates a
+ * replacement of a random size. */
+static long random_set_test(long w, size_t lo, size_t hi, uint64_t s, long n) {
+  void **p = xmalloc((size_t)w * sizeof *p);
+  size_t *sz = xmalloc((size_t)w * sizeof *sz);
+  for (long i = 0; i < w; i++) {
+    sz[i] = rng_range(&s, lo, hi);
     p[i] = xmalloc(sz[i]);
     fill(p[i], sz[i], (uint64_t)i);
   }
-  long n = iters(5e6);
   for (long k = 0; k < n; k++) {
-    long i = (long)(rng_next(&s) % W);
+    long i = (long)(rng_next(&s) % (uint64_t)w);
     check(p[i], sz[i], (uint64_t)i);
     free(p[i]);
-    sz[i] = rng_range(&s, 8, 1024);
+    sz[i] = rng_range(&s, lo, hi);
     p[i] = xmalloc(sz[i]);
     fill(p[i], sz[i], (uint64_t)i);
   }
-  for (long i = 0; i < W; i++) {
+  for (long i = 0; i < w; i++) {
     check(p[i], sz[i], (uint64_t)i);
     free(p[i]);
   }
   free(sz);
   free(p);
-  return n + W;
+  return n + w;
+}
+
+static long random_test(void) {
+  return random_set_test(20000, 8, 1024, 0x243f6a8885a308d3ull, iters(5e6));
+}
+
+/* Sizes of 16 B..4 KiB and a working set of 10,000 blocks (about 20 MiB): blocks die in random
+ * order, and a quarter of the sizes are past 3 KiB. */
+static long churn_random_test(void) {
+  return random_set_test(10000, 16, 4096, 0x3243f6a8885a308dull, iters(2e6));
 }
 
 static long realloc_test(int nbuf) {
@@ -186,20 +211,22 @@ static long big_test(void) {
 /* ---- producer / consumer: every free is a cross-thread free ------------------------------ */
 
 #define RING 4096
-static struct {
+#define MAX_THREADS 64
+/* One ring per producer/consumer pair. */
+static struct ring {
   _Alignas(64) _Atomic size_t head;   /* written by the producer */
   _Alignas(64) _Atomic size_t tail;   /* written by the consumer */
   _Alignas(64) void *slot[RING];
-} ring;
+} rings[MAX_THREADS];
 static long pc_messages;
 
 static void *consumer(void *arg) {
-  (void)arg;
+  struct ring *ring = &rings[(uintptr_t)arg];
   size_t tail = 0;
   for (long k = 0; k < pc_messages; k++) {
-    while (atomic_load_explicit(&ring.head, memory_order_acquire) == tail) sched_yield();
-    unsigned char *m = ring.slot[tail % RING];
-    atomic_store_explicit(&ring.tail, ++tail, memory_order_release);
+    while (atomic_load_explicit(&ring->head, memory_order_acquire) == tail) sched_yield();
+    unsigned char *m = ring->slot[tail % RING];
+    atomic_store_explicit(&ring->tail, ++tail, memory_order_release);
     size_t n = (size_t)m[0] * 8 + 8;           /* the producer wrote the size in the block */
     if (m[n - 1] != (unsigned char)k) atomic_store(&failed, 1);
     free(m);
@@ -207,23 +234,35 @@ static void *consumer(void *arg) {
   return NULL;
 }
 
-static long prodcons_test(void) {
-  pc_messages = iters(4e6);
-  pthread_t c;
-  if (pthread_create(&c, NULL, consumer, NULL) != 0) exit(2);
-  uint64_t s = 0xa4093822299f31d0ull;
+static void *producer(void *arg) {
+  uintptr_t pair = (uintptr_t)arg;
+  struct ring *ring = &rings[pair];
+  uint64_t s = 0xa4093822299f31d0ull + pair * 0x9e3779b97f4a7c15ull;
   size_t head = 0;
   for (long k = 0; k < pc_messages; k++) {
     size_t words = rng_range(&s, 1, 31);       /* 16..256 bytes */
     unsigned char *m = xmalloc(words * 8 + 8);
     m[0] = (unsigned char)words;
     m[words * 8 + 7] = (unsigned char)k;
-    while (head - atomic_load_explicit(&ring.tail, memory_order_acquire) == RING) sched_yield();
-    ring.slot[head % RING] = m;
-    atomic_store_explicit(&ring.head, ++head, memory_order_release);
+    while (head - atomic_load_explicit(&ring->tail, memory_order_acquire) == RING) sched_yield();
+    ring->slot[head % RING] = m;
+    atomic_store_explicit(&ring->head, ++head, memory_order_release);
   }
-  pthread_join(c, NULL);
-  return pc_messages;
+  return NULL;
+}
+
+/* pairs producer/consumer pairs; the main thread is the first pair's producer. */
+static long prodcons_test(int pairs) {
+  pc_messages = iters(4e6);
+  pthread_t c[MAX_THREADS], p[MAX_THREADS];
+  for (int i = 0; i < pairs; i++)
+    if (pthread_create(&c[i], NULL, consumer, (void *)(uintptr_t)i) != 0) exit(2);
+  for (int i = 1; i < pairs; i++)
+    if (pthread_create(&p[i], NULL, producer, (void *)(uintptr_t)i) != 0) exit(2);
+  producer((void *)(uintptr_t)0);
+  for (int i = 1; i < pairs; i++) pthread_join(p[i], NULL);
+  for (int i = 0; i < pairs; i++) pthread_join(c[i], NULL);
+  return pc_messages * pairs;
 }
 
 /* ---- deep call stacks ---------------------------------------------------------------------- */
@@ -294,26 +333,129 @@ static void *churn_thread(void *arg) {
 }
 
 static long churn_test(int threads) {
-  pthread_t t[64];
+  pthread_t t[MAX_THREADS];
   for (int i = 0; i < threads; i++)
     if (pthread_create(&t[i], NULL, churn_thread, (void *)(uintptr_t)(i + 1)) != 0) exit(2);
   for (int i = 0; i < threads; i++) pthread_join(t[i], NULL);
   return iters(8e6) * threads;
 }
 
+/* ---- fork while threads allocate ------------------------------------------------------------ */
+
+static _Atomic int fork_stop, fork_ready;
+static char extra[64];   /* more fields for the result line */
+
+/* A size as real programs ask for them: 90% of 16..256 bytes, 9.5% up to 64 KiB, 0.5% up to
+ * 1 MiB. */
+static size_t program_size(uint64_t *s) {
+  uint64_t r = rng_next(s) % 1000;
+  if (r < 900) return rng_range(s, 16, 256);
+  if (r < 995) return rng_range(s, 257, 64 << 10);
+  return rng_range(s, (64 << 10) + 1, 1 << 20);
+}
+
+static void *fork_worker(void *arg) {
+  enum { W = 1000 };
+  uint64_t s = 0x6a09e667f3bcc908ull + (uint64_t)(uintptr_t)arg * 0x9e3779b97f4a7c15ull;
+  void **p = xmalloc(W * sizeof *p);
+  size_t *sz = xmalloc(W * sizeof *sz);
+  for (int i = 0; i < W; i++) {
+    sz[i] = program_size(&s);
+    p[i] = xmalloc(sz[i]);
+    memset(p[i], 0x5a, sz[i]);   /* the whole block, so the heap's pages are resident */
+    fill(p[i], sz[i], (uint64_t)i);
+  }
+  atomic_fetch_add(&fork_ready, 1);
+  while (!atomic_load_explicit(&fork_stop, memory_order_relaxed)) {
+    int i = (int)(rng_next(&s) % W);
+    check(p[i], sz[i], (uint64_t)i);
+    free(p[i]);
+    sz[i] = program_size(&s);
+    p[i] = xmalloc(sz[i]);
+    memset(p[i], 0x5a, sz[i]);
+    fill(p[i], sz[i], (uint64_t)i);
+  }
+  for (int i = 0; i < W; i++) {
+    check(p[i], sz[i], (uint64_t)i);
+    free(p[i]);
+  }
+  free(sz);
+  free(p);
+  return NULL;
+}
+
+/* The child's work: a few hundred blocks, as a child does before exec or a forked worker does,
+ * allocated, checked and freed newest first. Exit status 0 if every check held. */
+static void fork_child(long round) {
+  enum { N = 300 };
+  alarm(60);   /* a child that deadlocks in malloc dies of SIGALRM and fails the run */
+  uint64_t s = 0xbb67ae8584caa73bull + (uint64_t)round;
+  void *p[N];
+  size_t sz[N];
+  for (int i = 0; i < N; i++) {
+    sz[i] = i % 50 == 49 ? rng_range(&s, 4096, 16 << 10) : rng_range(&s, 16, 512);
+    p[i] = malloc(sz[i]);
+    if (!p[i]) _exit(3);
+    fill(p[i], sz[i], (uint64_t)i);
+  }
+  for (int i = N - 1; i >= 0; i--) {
+    check(p[i], sz[i], (uint64_t)i);
+    free(p[i]);
+  }
+  _exit(atomic_load(&failed) ? 1 : 0);
+}
+
+static long fork_test(int threads) {
+  pthread_t t[MAX_THREADS];
+  for (int i = 0; i < threads; i++)
+    if (pthread_create(&t[i], NULL, fork_worker, (void *)(uintptr_t)(i + 1)) != 0) exit(2);
+  while (atomic_load(&fork_ready) < threads) sched_yield();
+  long n = iters(100);
+  double t0 = now();
+  for (long k = 0; k < n; k++) {
+    pid_t pid = fork();
+    if (pid < 0) {
+      perror("alloc-bench: fork");
+      exit(2);
+    }
+    if (pid == 0) fork_child(k);
+    int st;
+    while (waitpid(pid, &st, 0) < 0) {
+      perror("alloc-bench: waitpid");
+      exit(2);
+    }
+    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {   /* the run has failed: no more rounds */
+      atomic_store(&failed, 1);
+      if (WIFSIGNALED(st))
+        fprintf(stderr, "alloc-bench: fork round %ld: the child died of signal %d%s\n", k,
+                WTERMSIG(st), WTERMSIG(st) == SIGALRM ? " (hung for 60 s: deadlocked?)" : "");
+      else
+        fprintf(stderr, "alloc-bench: fork round %ld: the child exited with %d\n", k,
+                WEXITSTATUS(st));
+      n = k + 1;
+      break;
+    }
+  }
+  double secs = now() - t0;
+  atomic_store(&fork_stop, 1);
+  for (int i = 0; i < threads; i++) pthread_join(t[i], NULL);
+  snprintf(extra, sizeof extra, " fork_round_us=%.1f", secs / (double)n * 1e6);
+  return n;
+}
+
 /* ---- main ---------------------------------------------------------------------------------- */
 
 int main(int argc, char **argv) {
   if (argc < 2) {
-    fprintf(stderr, "usage: alloc-bench lifo|fifo|random|realloc|realloc2|big|prodcons|churn|deep "
-                    "[SCALE [THREADS]]\n");
+    fprintf(stderr, "usage: alloc-bench lifo|fifo|random|churn-random|realloc|realloc2|big|"
+                    "prodcons|churn|fork|deep [SCALE [THREADS]]\n");
     return 2;
   }
   const char *test = argv[1];
   if (argc > 2) scale = atof(argv[2]);
-  int threads = argc > 3 ? atoi(argv[3]) : 1;
-  if (scale <= 0 || threads < 1 || threads > 64) {
-    fprintf(stderr, "alloc-bench: SCALE must be > 0 and THREADS within 1..64\n");
+  int threads = argc > 3 ? atoi(argv[3]) : !strcmp(test, "fork") ? 8 : 1;
+  if (scale <= 0 || threads < 1 || threads > MAX_THREADS) {
+    fprintf(stderr, "alloc-bench: SCALE must be > 0 and THREADS within 1..%d\n", MAX_THREADS);
     return 2;
   }
   double t0 = now();
@@ -321,11 +463,13 @@ int main(int argc, char **argv) {
   if (!strcmp(test, "lifo")) ops = order_test(1);
   else if (!strcmp(test, "fifo")) ops = order_test(0);
   else if (!strcmp(test, "random")) ops = random_test();
+  else if (!strcmp(test, "churn-random")) ops = churn_random_test();
   else if (!strcmp(test, "realloc")) ops = realloc_test(1);
   else if (!strcmp(test, "realloc2")) ops = realloc_test(2);
   else if (!strcmp(test, "big")) ops = big_test();
-  else if (!strcmp(test, "prodcons")) ops = prodcons_test();
+  else if (!strcmp(test, "prodcons")) ops = prodcons_test(threads);
   else if (!strcmp(test, "churn")) ops = churn_test(threads);
+  else if (!strcmp(test, "fork")) ops = fork_test(threads);
   else if (!strcmp(test, "deep")) ops = deep_test();
   else {
     fprintf(stderr, "alloc-bench: unknown test '%s'\n", test);
@@ -334,7 +478,10 @@ int main(int argc, char **argv) {
   double secs = now() - t0;
   struct rusage ru;
   getrusage(RUSAGE_SELF, &ru);
-  printf("%s threads=%d ops=%ld secs=%.3f ops_per_s=%.0f peak_rss_kib=%ld%s\n", test, threads,
-         ops, secs, (double)ops / secs, ru.ru_maxrss, atomic_load(&failed) ? " CHECK-FAILED" : "");
+  double cpu = (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+               (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * 1e-6;
+  printf("%s threads=%d ops=%ld secs=%.3f ops_per_s=%.0f peak_rss_kib=%ld cpu_s=%.3f%s%s\n", test,
+         threads, ops, secs, (double)ops / secs, ru.ru_maxrss, cpu, extra,
+         atomic_load(&failed) ? " CHECK-FAILED" : "");
   return atomic_load(&failed) ? 1 : 0;
 }

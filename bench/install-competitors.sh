@@ -2,13 +2,14 @@
 # Install, from Debian's own packages (Debian 12, as root), whatever bench/run.sh needs and is
 # missing: the allocators zalloc is compared with, the heap checkers its GPA mode is compared
 # with (valgrind's memcheck, LeakSanitizer's runtime liblsan0 for LD_PRELOAD, heaptrack), GNU time
-# (wall time and peak RSS), hyperfine, the programs the real-program workloads run, and what
-# builds zalloc and alloc-bench.
+# (wall time and peak RSS), hyperfine, the programs the real-program and process-spawning
+# workloads run, and what builds zalloc and alloc-bench.
 # Idempotent and quiet: prints nothing and needs no root when everything is installed.
 set -eu
 
 want="libjemalloc2 libmimalloc2.0 libtcmalloc-minimal4 valgrind liblsan0 heaptrack libheaptrack
-hyperfine time coreutils python3 perl gcc libc6-dev git cmake ninja-build"
+hyperfine time coreutils python3 perl gcc libc6-dev git cmake ninja-build sqlite3 make bash dash
+findutils sed"
 
 missing=""
 for p in $want; do

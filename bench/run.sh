@@ -1,20 +1,22 @@
 #!/usr/bin/env bash
 # Compare zalloc's modes with glibc malloc, jemalloc, mimalloc and tcmalloc, and zalloc's checked
 # mode (gpa) with the heap checkers valgrind memcheck, LeakSanitizer and heaptrack, on the
-# workloads of bench/: the alloc-bench microbenchmarks, a few real programs and two stack-heavy
-# workloads, all unmodified and switched with LD_PRELOAD (or valgrind's launcher). Prints
-# Markdown tables on stdout; progress goes to stderr.
+# workloads of bench/: the alloc-bench microbenchmarks, a few real programs, two stack-heavy
+# workloads and four that start many processes, all unmodified and switched with LD_PRELOAD (or
+# valgrind's launcher; child processes inherit both). Prints Markdown tables on stdout; progress
+# goes to stderr. Per-process start-up cost: bench/startup.sh; thread scaling: bench/threads.sh;
+# plots of the tables: bench/plot.py.
 #
 #   bench/run.sh [--quick] [--reps N] [--raw FILE] [--zalloc PATH] [--only W1,W2,...]
 #                [--configs C1,C2,...] [--valgrind-runs N] [--valgrind-only W1,...|all]
 #                [--timeout S] [--timeout-factor F]
 #
-#   --quick        smaller inputs and 3 repetitions (about a minute without the checkers), for a
+#   --quick        smaller inputs and 3 repetitions (a few minutes without the checkers), for a
 #                  smoke test
 #   --reps N       repetitions of every (workload, configuration) pair; default 5 (--quick: 3)
 #   --raw FILE     also write every measurement, one per line, to FILE
 #   --zalloc PATH  the libzalloc.so to test; default build-bench/libzalloc.so, (re)built first
-#   --only LIST    run only these workloads (names as in the tables)
+#   --only LIST    run only these workloads (names as in the tables; see The workloads, below)
 #   --configs LIST run only these configurations (glibc, the baseline, always runs); default all
 #                  of those available
 #   --valgrind-runs N  repetitions under valgrind; default 1 (memcheck takes 20 to 100 times
@@ -27,6 +29,36 @@
 #                  out; default F 200 (memcheck takes 20 to 100 times glibc's time), S 900.
 #                  LeakSanitizer's realloc always copies, so the realloc microbenchmarks, which
 #                  grow a buffer to 1 MiB a few bytes at a time, time out under lsan
+#
+# The workloads (rows of the tables), in four groups:
+#   Microbenchmarks, bench/alloc-bench.c (see its header) at SCALE 1 (--quick 0.25):
+#     lifo fifo random realloc realloc2 big prodcons; churn-1t and churn-2t (churn with 1 and 2
+#     threads); churn-random (one thread, 16 B..4 KiB blocks freed in random order); fork (8
+#     threads allocating while the main thread forks 50 times, --quick 10, each child allocating
+#     a little and leaving with _exit)
+#   Real programs, each output checked against glibc's run:
+#     sort      sort(1) of 2.5M generated lines (--quick 600k)
+#     python    python3 bench/workloads/objects.py, PYTHONMALLOC=malloc (objects, dicts, strings)
+#     perl      perl bench/workloads/hash.pl (hashes and strings)
+#     gcc       gcc -O2 -c of one generated 300-function file (gen-c.py; --quick 120)
+#     git       git log -p -M --stat of a generated 300-commit repository (--quick 100)
+#     sqlite    sqlite3 :memory: loading a generated dump of 1M rows, one INSERT each (--quick
+#               50k; gen-sql.py), creating two indexes, then aggregates, a join, ORDER BYs, an
+#               UPDATE and a DELETE
+#   Stack-heavy workloads (malloc and free from deep call stacks):
+#     deep      alloc-bench deep;  pynest: python3 bench/workloads/nested.py
+#   Process-spawning workloads (the preload in every process; output checked against glibc's):
+#     shell     bash bench/workloads/shell.sh: here-docs, $(...) substitutions, pipelines with
+#               sort | uniq -c, subshells with cd, a read loop, find | xargs, sh -c (dash)
+#               scripts; about 800 processes (--quick 100)
+#     make      make -B -j2 (everything rebuilt every run) of a generated 20-file C project
+#               (gen-project.py: 19 modules and a main, 40 functions a module, --quick 5), linked
+#               and the program run; about 60 processes
+#     git-steps bash bench/workloads/git-steps.sh: git init, 25 commits (--quick 4) each with
+#               status, add, diff --cached --stat and commit, then log --stat, diff, gc and fsck,
+#               on a new repository every run
+#     gcc-multi one gcc -O2 driver compiling 6 files (5 generated modules of 60 functions,
+#               --quick 10, and a main) and linking them; the program it writes is compared
 #
 # The configurations (columns of the tables), each skipped with a note when missing:
 #   glibc         glibc's malloc, no preload: the baseline of every ratio
@@ -67,6 +99,9 @@ export PATH=/usr/bin:/bin
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(dirname "$here")
+cfg_tool=bench/run.sh
+# shellcheck source=bench/configs.sh
+. "$here/configs.sh"   # cfg_build_zalloc, cfg_find_lib
 
 quick=0 reps="" raw="" zlib="" only="" configs="" vg_runs=1 vg_only="" limit=900 factor=200
 while [ $# -gt 0 ]; do
@@ -89,9 +124,11 @@ done
 if [ "$quick" = 1 ]; then
   reps=${reps:-3}
   scale=0.25 sort_lines=600000 py_n=6000 pl_n=40000 c_funcs=120 git_commits=100 nest_n=2
+  fork_scale=0.1 sql_rows=50000 shell_n=10 mk_funcs=5 git_steps=4 multi_funcs=10
 else
   reps=${reps:-5}
   scale=1 sort_lines=2500000 py_n=25000 pl_n=150000 c_funcs=300 git_commits=300 nest_n=8
+  fork_scale=0.5 sql_rows=1000000 shell_n=80 mk_funcs=40 git_steps=25 multi_funcs=60
 fi
 for v in "reps:$reps" "valgrind-runs:$vg_runs" "timeout:$limit" "timeout-factor:$factor"; do
   case "${v#*:}" in ''|*[!0-9]*|0) echo "bench/run.sh: --${v%%:*} needs a positive number" >&2; exit 2 ;; esac
@@ -109,26 +146,12 @@ started=$EPOCHREALTIME
 
 # ---- the allocators ----------------------------------------------------------------------------
 if [ -z "$zlib" ]; then   # build-bench/, configured if need be and brought up to date
+  cfg_build_zalloc "$root"
   zlib=$root/build-bench/libzalloc.so
-  [ -f "$root/build-bench/build.ninja" ] ||
-    cmake -S "$root" -B "$root/build-bench" -G Ninja -DZALLOC_BUILD_TESTS=OFF >/dev/null
-  if ! ninja -C "$root/build-bench" >"$root/build-bench/bench-build.log" 2>&1; then
-    tail -n 15 "$root/build-bench/bench-build.log" >&2
-    echo "bench/run.sh: building build-bench/ failed (above; all of it in build-bench/bench-build.log)" >&2
-    exit 1
-  fi
 fi
 [ -f "$zlib" ] || { echo "bench/run.sh: no zalloc library at $zlib" >&2; exit 1; }
 zlib=$(cd "$(dirname "$zlib")" && pwd)/$(basename "$zlib")
 
-find_lib() { # first existing file of that name in the usual library directories
-  local d
-  for d in "/usr/lib/$(gcc -print-multiarch 2>/dev/null)" /usr/lib/x86_64-linux-gnu /usr/lib64 /usr/lib \
-           /usr/lib/heaptrack; do
-    [ -f "$d/$1" ] && { echo "$d/$1"; return 0; }
-  done
-  return 1
-}
 
 # Nothing from the caller's environment may change a configuration: every one gets exactly the
 # preload, variables and launcher given here.
@@ -158,7 +181,7 @@ for spec in jemalloc:libjemalloc.so.2:libjemalloc2 mimalloc:libmimalloc.so.2:lib
             tcmalloc:libtcmalloc_minimal.so.4:libtcmalloc-minimal4; do
   IFS=: read -r name file pkg <<<"$spec"
   want "$name" || continue
-  if path=$(find_lib "$file"); then add "$name" "$path" "" ""
+  if path=$(cfg_find_lib "$file"); then add "$name" "$path" "" ""
   else skip "$name" "$file not found (Debian package $pkg; see bench/install-competitors.sh)"
   fi
 done
@@ -182,14 +205,14 @@ if want valgrind; then
   else skip valgrind "the valgrind command is missing (Debian package valgrind)"
   fi
 fi
-if path=$(find_lib liblsan.so.0); then
+if path=$(cfg_find_lib liblsan.so.0); then
   want lsan && add lsan "$path" "LSAN_OPTIONS=exitcode=0" ""
   want lsan-full && add lsan-full "$path" "LSAN_OPTIONS=exitcode=0:fast_unwind_on_malloc=0" ""
 else
   for c in lsan lsan-full; do want $c && skip $c "liblsan.so.0 not found (Debian package liblsan0)"; done
 fi
 if want heaptrack; then
-  if path=$(find_lib libheaptrack_preload.so); then
+  if path=$(cfg_find_lib libheaptrack_preload.so); then
     add heaptrack "$path" "DUMP_HEAPTRACK_OUTPUT=$work/heaptrack.raw" ""
   else skip heaptrack "libheaptrack_preload.so not found (Debian package libheaptrack)"
   fi
@@ -214,19 +237,31 @@ export ZALLOC_LOG=/dev/null        # zalloc's exit report would go to stderr
 export PYTHONMALLOC=malloc         # every Python object through malloc, not pymalloc's pools
 export HOME=$work GIT_CONFIG_NOSYSTEM=1 GIT_PAGER=cat
 
-micro=(lifo fifo random realloc realloc2 big prodcons churn-1t churn-2t)
-real=(sort python perl gcc git)
+micro=(lifo fifo random realloc realloc2 big prodcons churn-1t churn-2t churn-random fork)
+real=(sort python perl gcc git sqlite)
 stack=(deep pynest)   # malloc and free from deep call stacks: what stack-recording checkers pay for
+spawn=(shell make git-steps gcc-multi)   # many processes, each with the preload
 if [ -n "$only" ]; then
+  for w in ${only//,/ }; do
+    [[ " ${micro[*]} ${real[*]} ${stack[*]} ${spawn[*]} " == *" $w "* ]] ||
+      { echo "bench/run.sh: unknown workload '$w' in --only (see --help)" >&2; exit 2; }
+  done
   keep() { local w out=(); for w in "$@"; do [[ ",$only," == *",$w,"* ]] && out+=("$w"); done; echo "${out[*]}"; }
   read -ra micro <<<"$(keep "${micro[@]}")"
   read -ra real <<<"$(keep "${real[@]}")"
   read -ra stack <<<"$(keep "${stack[@]}")"
-  [ $((${#micro[@]} + ${#real[@]} + ${#stack[@]})) -gt 0 ] || { echo "bench/run.sh: --only matched no workload" >&2; exit 2; }
+  read -ra spawn <<<"$(keep "${spawn[@]}")"
 fi
-workloads=("${micro[@]}" "${real[@]}" "${stack[@]}")
-programs=("${real[@]}" "${stack[@]}")   # checked against glibc's output
+workloads=("${micro[@]}" "${real[@]}" "${stack[@]}" "${spawn[@]}")
+programs=("${real[@]}" "${stack[@]}" "${spawn[@]}")   # checked against glibc's output
+# The GPA's targets are stated over the real programs they were first measured on.
+target_real=()
+for w in "${real[@]}"; do [ "$w" = sqlite ] || target_real+=("$w"); done
 has() { [[ " ${workloads[*]} " == *" $1 "* ]]; }
+for w in sqlite:sqlite3 make:make shell:bash git-steps:git gcc-multi:gcc; do
+  has "${w%%:*}" && ! command -v "${w#*:}" >/dev/null &&
+    { echo "bench/run.sh: ${w#*:} is missing (workload ${w%%:*}); run bench/install-competitors.sh as root first" >&2; exit 1; }
+done
 
 log "setting up in $work"
 cc -O2 -pthread -o "$work/alloc-bench" "$here/alloc-bench.c"
@@ -240,6 +275,12 @@ for i in range(int(sys.argv[1])):
 EOF
 fi
 has gcc && python3 "$here/workloads/gen-c.py" "$c_funcs" >"$work/gen.c"
+if has sqlite; then
+  log "  generating the sqlite dump ($sql_rows rows)"
+  python3 "$here/workloads/gen-sql.py" "$sql_rows" >"$work/bench.sql"
+fi
+has make && python3 "$here/workloads/gen-project.py" "$work/project" 20 "$mk_funcs"
+has gcc-multi && python3 "$here/workloads/gen-project.py" "$work/multi" 6 "$multi_funcs"
 if has git; then
   git init -q -b main "$work/repo"
   python3 "$here/workloads/gen-git.py" "$git_commits" | git -C "$work/repo" fast-import --quiet --done
@@ -259,6 +300,15 @@ command_for() {
     perl) CMD=(perl "$here/workloads/hash.pl" "$pl_n") ;;
     gcc) CMD=(gcc -O2 -c "$work/gen.c" -o "$work/gen.o"); CHECK=$work/gen.o ;;
     git) CMD=(git -C "$work/repo" --no-pager log -p -M --stat main) ;;
+    sqlite) CMD=(sqlite3 -batch :memory: ".read $work/bench.sql") ;;
+    fork) CMD=("$work/alloc-bench" fork "$fork_scale" 8); CHECK="" ;;
+    shell) CMD=(bash "$here/workloads/shell.sh" "$shell_n" "$work/shell") ;;
+    make) CMD=(make -s -B -j2 -C "$work/project") ;;
+    git-steps) CMD=(bash "$here/workloads/git-steps.sh" "$git_steps" "$work/git-steps") ;;
+    gcc-multi)   # every file named, in a fixed order; the program written is what is compared
+      CMD=(gcc -O2 -I"$work/multi/include" -o "$work/multi/prog" "$work/multi/src/main.c")
+      for f in "$work"/multi/src/m[0-9]*.c; do CMD+=("$f"); done
+      CHECK=$work/multi/prog ;;
     *) CMD=("$work/alloc-bench" "$1" "$scale"); CHECK="" ;;
   esac
 }
@@ -276,7 +326,7 @@ measure() {
     [ "$stop" -le "$limit" ] || stop=$limit
   fi
   read -ra launcher <<<"${wrap[$a]}"
-  rm -f "$work/gen.o" "$work/heaptrack.raw"
+  rm -f "$work/gen.o" "$work/multi/prog" "$work/heaptrack.raw"
   t0=$EPOCHREALTIME
   # shellcheck disable=SC2086 # cenv holds VAR=value words without blanks
   # timeout before env: the preload must start with the workload's own process (heaptrack, for
@@ -451,12 +501,15 @@ echo "Ratios are to glibc in the same run: below 1.00× is faster (or smaller) t
 echo "Configurations: $(IFS=' '; for a in "${allocs[@]}"; do printf '%s' "$a"; [ -n "${cenv[$a]}" ] && printf ' (%s)' "${cenv[$a]}"; [ -n "${wrap[$a]}" ] && printf ' (%s)' "${wrap[$a]}"; printf '; '; done | sed 's/; $/./')"
 has_alloc heaptrack && has gcc &&
   notes+=("heaptrack takes itself out of LD_PRELOAD in child processes: under it, gcc's driver is traced but cc1 and as are not, so its gcc row does not measure compiling under heaptrack.")
+has_alloc heaptrack && [ ${#spawn[@]} -gt 0 ] &&
+  notes+=("heaptrack traces only the first process of each process-spawning workload (bash, make or gcc's driver), not the processes it starts.")
 for n in "${notes[@]+"${notes[@]}"}"; do echo "$n"; done
-for group in micro real stack; do
+for group in micro real stack spawn; do
   case $group in
-    micro) ws=("${micro[@]}") what="Microbenchmarks (bench/alloc-bench.c, scale $scale)" ;;
+    micro) ws=("${micro[@]}") what="Microbenchmarks (bench/alloc-bench.c, scale $scale; fork $fork_scale)" ;;
     real) ws=("${real[@]}") what="Real programs" ;;
-    *) ws=("${stack[@]}") what="Stack-heavy workloads" ;;
+    stack) ws=("${stack[@]}") what="Stack-heavy workloads" ;;
+    *) ws=("${spawn[@]}") what="Process-spawning workloads" ;;
   esac
   [ ${#ws[@]} -gt 0 ] || continue
   echo
@@ -503,11 +556,13 @@ for w in "${workloads[@]}"; do
 done
 
 # target_line LABEL OP LIMIT A B: one line saying whether A's median wall time over B's is at most
-# (OP le) or at least (OP ge) LIMIT on every real program, with the worst one and the geometric
-# mean; the stack-heavy workloads are given apart. Any real program without a figure: not met.
+# (OP le) or at least (OP ge) LIMIT on every real program of target_real (those the targets were
+# set on: sqlite, added later, is not among them, so verdicts stay comparable with earlier runs),
+# with the worst one and the geometric mean; the stack-heavy workloads are given apart. Any of
+# those programs without a figure: not met.
 target_line() {
   local label=$1 op=$2 limit=$3 a=$4 b=$5 w x y r worst="" wname="" missing=() logs=0 n=0 extra=""
-  for w in "${real[@]}"; do
+  for w in "${target_real[@]}"; do
     x=$(val "$w" "$a" time) y=$(val "$w" "$b" time)
     if [ -z "$x" ] || [ -z "$y" ]; then
       missing+=("$w (${status[$w|$a]:-${status[$w|$b]:-no figure}})"); continue
@@ -539,9 +594,9 @@ target_line() {
   [ -n "$extra" ] && printf -- '; stack-heavy: %s' "$extra"
   echo
 }
-if has_alloc gpa || has_alloc gpa-nochecks; then
+if [ ${#target_real[@]} -gt 0 ] && { has_alloc gpa || has_alloc gpa-nochecks; }; then
   echo
-  echo "### The GPA's targets (real programs: ${real[*]})"
+  echo "### The GPA's targets (real programs: ${target_real[*]})"
   echo
   has_alloc gpa && target_line "full-check GPA within 2.5× glibc's wall time" le 2.5 gpa glibc
   has_alloc gpa && has_alloc valgrind &&
@@ -550,7 +605,7 @@ if has_alloc gpa || has_alloc gpa-nochecks; then
     target_line "GPA with checks off within 1.25× jemalloc's wall time" le 1.25 gpa-nochecks jemalloc
   if has_alloc gpa; then
     over=() worst="" wname="" n=0
-    for w in "${real[@]}"; do
+    for w in "${target_real[@]}"; do
       g=$(val "$w" gpa rss) b=$(val "$w" glibc rss)
       if [ -z "$g" ] || [ -z "$b" ] || [ -z "$quarantine_kib" ]; then over+=("$w (no figure)"); continue; fi
       r=$(awk -v g="$g" -v b="$b" -v q="$quarantine_kib" 'BEGIN {print g / (2 * b + q)}')
