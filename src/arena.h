@@ -19,7 +19,7 @@ static inline za_block_state_t za_arena_classify(const za_page_t *pg, const void
   uintptr_t a = (uintptr_t)p;
   uint32_t idx = za_page_slot(pg, a);
   if (za_unlikely(za_page_slot_addr(pg, idx) != a || a >= pg->bump)) return ZA_BLOCK_INTERIOR;
-  if (za_unlikely(((const za_block_t *)p)->key == (za_heap_secret ^ a))) return ZA_BLOCK_FREED;
+  if (za_unlikely(((const za_block_t *)p)->key == za_heap_key(p))) return ZA_BLOCK_FREED;
   return ZA_BLOCK_LIVE;
 }
 
@@ -39,10 +39,8 @@ static inline bool za_arena_free_fast(za_thread_t *t, void *p) {
   if (za_unlikely(seg == NULL)) return false;
   za_page_t *pg = za_segment_page(seg, p);
   if (za_unlikely(pg->cls == ZA_NO_CLASS) || za_arena_classify(pg, p) != ZA_BLOCK_LIVE) return false;
-  za_block_t *b = p;
   uint32_t size = pg->block_size;
-  b->key = za_heap_secret ^ (uintptr_t)p;
-  za_heap_free(&t->heap, pg, b);
+  za_heap_free(&t->heap, pg, (za_block_t *)p);
   za_stats_call(t, ZA_C_FREE);
   za_stats_free(t, size);
   return true;

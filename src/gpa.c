@@ -455,6 +455,7 @@ static size_t gpa_counted_size(const void *p, size_t requested) {
 }
 
 static bool gpa_trim(void) {
+  za_heap_trim_abandoned();
   bool pages = za_segment_trim();
   return za_large_trim() || pages;
 }

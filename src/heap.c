@@ -79,6 +79,15 @@ ZA_COLD za_block_t *za_heap_link_broken(za_page_t *pg, za_block_t *b) {
   return NULL;
 }
 
+/* The block at the head of `pg`'s list lost its key (it was written to after it was freed, or
+ * it is on the list twice and was handed out already) or its link leaves the page: neither it
+ * nor what follows it is handed out. */
+ZA_COLD void *za_heap_alloc_bad(za_heap_t *h, unsigned c, za_page_t *pg, za_block_t *b) {
+  za_heap_link_broken(pg, b);
+  pg->free = NULL;
+  return za_heap_alloc_slow(h, c);
+}
+
 /* ---- refilling a page's free list ------------------------------------------------------------ */
 
 /* Take the other threads' frees onto the front of `local_free`; the word's state stays. */
@@ -120,10 +129,10 @@ static bool carve(za_page_t *pg) {
   if (za_heap_carve_hook) za_heap_carve_hook(pg, b, n);
   for (uint32_t i = 1; i < n; i++, b += bs) {
     ((za_block_t *)b)->next = (za_block_t *)(b + bs);
-    ((za_block_t *)b)->key = 0;
+    ((za_block_t *)b)->key = za_heap_key((void *)b);
   }
   ((za_block_t *)b)->next = NULL;
-  ((za_block_t *)b)->key = 0;
+  ((za_block_t *)b)->key = za_heap_key((void *)b);
   pg->free = (za_block_t *)pg->bump;
   pg->bump = b + bs;
   return true;
@@ -275,6 +284,24 @@ void za_heap_abandon(za_heap_t *h) {
   uintptr_t late = atomic_exchange(&h->delayed, 0);
   za_heap_new(h);
   atomic_store(&h->delayed, late);
+}
+
+/* Abandoned pages whose blocks have all been freed (by other threads) go to the pool: what
+ * malloc_trim does before giving pooled memory back. */
+bool za_heap_trim_abandoned(void) {
+  bool any = false;
+  za_lock(&abandoned_lock);
+  for (unsigned c = 0; c < ZA_NCLASS; c++)
+    for (za_page_t *pg = abandoned[c].first, *next; pg; pg = next) {
+      next = pg->next;
+      take_thread_free(pg);
+      if (pg->used != 0) continue;
+      list_remove(&abandoned[c], pg);
+      za_page_give(pg);
+      any = true;
+    }
+  za_unlock(&abandoned_lock);
+  return any;
 }
 
 /* ---- the slow paths ---------------------------------------------------------------------- */

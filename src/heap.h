@@ -19,9 +19,12 @@
  *   new page, which puts the page back in use (mimalloc's delayed free).
  * - When a thread exits, its pages with live blocks are abandoned: other threads' frees still
  *   land in them, and the next heap that needs a page of that class takes one over.
- * - Every link the core reads from a block is checked to stay inside the block's page before it
- *   is followed, so a write after free cannot send the allocator outside the page; a broken
- *   list is reported (za_heap_corrupt_hook) and dropped. */
+ * - A block on a free list holds, in its second word, a per-process secret mixed with its own
+ *   address (za_heap_key; malloc clears it). Every block the core takes from a list must hold
+ *   it, and every link it follows must stay inside the block's page: a write after free cannot
+ *   send the allocator outside the page, and a block on a list twice (freed twice at once by
+ *   two threads) is not handed out twice. A broken list is reported (za_heap_corrupt_hook) and
+ *   dropped. The arena's double-free check reads the same key. */
 #ifndef ZA_HEAP_H
 #define ZA_HEAP_H
 #include "segment.h"
@@ -52,16 +55,23 @@ void za_heap_new(za_heap_t *h);     /* a thread's heap, empty */
 /* The thread is gone: its pages are abandoned (those with live blocks) or pooled. */
 void za_heap_abandon(za_heap_t *h);
 
+/* Pool the abandoned pages that have emptied meanwhile (malloc_trim). */
+bool za_heap_trim_abandoned(void);
+
 void *za_heap_alloc_slow(za_heap_t *h, unsigned c);
 void za_heap_page_event(za_heap_t *h, za_page_t *pg);
 void za_heap_free_remote(za_page_t *pg, za_block_t *b);
 za_block_t *za_heap_link_broken(za_page_t *pg, za_block_t *b);
+void *za_heap_alloc_bad(za_heap_t *h, unsigned c, za_page_t *pg, za_block_t *b);
 
 /* True if `next`, read from the free block `b`, may be followed: the end of the list, or a
  * block in the same page (pages are aligned to their size). */
 static inline bool za_heap_link_ok(const za_page_t *pg, const za_block_t *b, const za_block_t *next) {
   return next == NULL || (((uintptr_t)next ^ (uintptr_t)b) >> pg->shift) == 0;
 }
+
+/* The key a block holds in its second word while it is on a free list. */
+static inline uintptr_t za_heap_key(const void *b) { return za_heap_secret ^ (uintptr_t)b; }
 
 /* A block of class `c` from heap `h` (the calling thread's), or NULL if out of memory. Its
  * contents are undefined but for the second word, which is zero. */
@@ -70,7 +80,8 @@ static inline void *za_heap_alloc(za_heap_t *h, unsigned c) {
   za_block_t *b = pg->free;
   if (za_likely(b != NULL)) {
     za_block_t *next = b->next;
-    if (za_unlikely(!za_heap_link_ok(pg, b, next))) next = za_heap_link_broken(pg, b);
+    if (za_unlikely(b->key != za_heap_key(b) || !za_heap_link_ok(pg, b, next)))
+      return za_heap_alloc_bad(h, c, pg, b);
     pg->free = next;
     pg->used++;
     b->key = 0;
@@ -81,6 +92,7 @@ static inline void *za_heap_alloc(za_heap_t *h, unsigned c) {
 
 /* Give back block `b` of page `pg` (za_segment_page of it); `h` is the calling thread's heap. */
 static inline void za_heap_free(za_heap_t *h, za_page_t *pg, za_block_t *b) {
+  b->key = za_heap_key(b);
   if (za_likely(atomic_load_explicit(&pg->heap, memory_order_relaxed) == h)) {
     b->next = pg->local_free;
     pg->local_free = b;

@@ -23,6 +23,9 @@ static struct pool {
   size_t committed;                        /* bytes of pooled pages that keep their memory */
 } pools[ZA_PAGE_KINDS];
 static _Atomic size_t segments_mapped;
+/* Bytes of pages in use or pooled with their memory: what the heap holds from the OS (pages
+ * never used and pages given back are not counted). */
+static _Atomic size_t committed_bytes;
 
 bool za_segment_init(unsigned ext_bits_per_16) {
   ext_bits = ext_bits_per_16;
@@ -92,6 +95,7 @@ za_page_t *za_page_take(unsigned shift, unsigned c) {
   pl->head = pg->next;
   if (pl->head) pl->head->prev = NULL;
   if (pg->committed) pl->committed -= (size_t)1 << shift;
+  else atomic_fetch_add_explicit(&committed_bytes, (size_t)1 << shift, memory_order_relaxed);
   za_unlock(&lock);
   pg->next = pg->prev = NULL;
   pg->free = pg->local_free = NULL;
@@ -120,6 +124,7 @@ void za_page_give(za_page_t *pg) {
   pg->committed = keep;
   za_unlock(&lock);
   if (!keep) {
+    atomic_fetch_sub_explicit(&committed_bytes, size, memory_order_relaxed);
     /* Outside the lock: a system call. The page is in nobody's hands meanwhile. */
     za_os_decommit((void *)pg->start, size);
     if (pg->ext) za_os_decommit(pg->ext, ext_bytes_per_page(pg->shift));
@@ -148,6 +153,7 @@ bool za_segment_trim(void) {
       if (pg->ext) za_os_decommit(pg->ext, ext_bytes_per_page(pg->shift));
       pg->committed = false;
       pg->zeroed = true;
+      atomic_fetch_sub_explicit(&committed_bytes, (size_t)1 << pg->shift, memory_order_relaxed);
       any = true;
     }
     pools[k].committed = 0;
@@ -157,7 +163,7 @@ bool za_segment_trim(void) {
 }
 
 size_t za_segment_mapped_bytes(void) {
-  return atomic_load_explicit(&segments_mapped, memory_order_relaxed) * ZA_SEGMENT_SIZE;
+  return atomic_load_explicit(&committed_bytes, memory_order_relaxed);
 }
 
 void za_segment_fork_prepare(void) { za_lock(&lock); }

@@ -117,8 +117,10 @@ void za_page_give(za_page_t *pg);
 /* Every page serving a class (owned or abandoned), under the segment lock: `fn` must not
  * allocate through the core. For the walks at exit (leak check, guard checks). */
 void za_segment_for_each_page(void (*fn)(void *ctx, za_page_t *pg), void *ctx);
-/* Give every pooled page's memory back; unmap wholly free segments. True if anything went. */
+/* Give every pooled page's memory back. True if anything went. */
 bool za_segment_trim(void);
+/* Bytes of pages the heap holds: in use, or pooled with their memory. Address space reserved
+ * for segments but never touched, or given back, is not counted. */
 size_t za_segment_mapped_bytes(void);
 
 void za_segment_fork_prepare(void);
