@@ -213,11 +213,10 @@ ZA_NOINLINE za_stack_id_t za_stack_capture(int depth) {
 /* ---- fork ---------------------------------------------------------------------------- */
 
 /* Nothing to take before fork: the depot is lock-free and append-only (a stack half-inserted
- * by another thread is never published in the child) but for its one-time set-up, released in
- * the child. A warm capture takes no lock; a cold one (a return address not yet in this
+ * by another thread is never published in the child), its set-up included. A warm capture takes no lock; a cold one (a return address not yet in this
  * thread's table) may take glibc's loader lock in dl_iterate_phdr, which glibc resets in the
  * child, and libunwind's shared cache is off (see load_unwinder). The child keeps the
  * forking thread's flags, which are clear outside a capture. */
 void za_stack_fork_prepare(void) {}
 void za_stack_fork_parent(void) {}
-void za_stack_fork_child(void) { za_depot_fork_child(); }
+void za_stack_fork_child(void) {}

@@ -369,12 +369,28 @@ Test(depot, no_stack_for_unknown_ids) {
   cr_assert_eq(za_depot_put(a, ZA_STACK_MAX_DEPTH + 1), 0);
 }
 
+/* Stacks stored before a level of the depot filled up are found in it afterwards. */
+Test(depot, stacks_found_across_levels) {
+  static za_stack_id_t ids[3000];
+  uintptr_t pcs[5];
+  for (int round = 0; round < 2; round++)
+    for (int s = 0; s < 3000; s++) {
+      fake_stack(pcs, 5, 50000 + (unsigned)s);
+      za_stack_id_t id = za_depot_put(pcs, 5);
+      if (round == 0) ids[s] = id;
+      cr_assert(id != 0 && id == ids[s], "round %d, stack %d: id %u, first %u", round, s, id, ids[s]);
+    }
+}
+
+/* More stacks than the depot's first two levels hold (1024 and 16384): they are frozen and
+ * their successors taken while threads insert. */
 #define THREADS 8
-#define STACKS  2000
+#define STACKS  20000
 
 static za_stack_id_t thread_ids[THREADS][STACKS];
 
-/* Every thread inserts the same stacks, each in its own order, racing for new slots. */
+/* Every thread inserts the same stacks, each in its own order, racing for new slots (and for
+ * freezing the levels that fill). */
 static void *put_many(void *arg) {
   int t = (int)(intptr_t)arg;
   for (int k = 0; k < STACKS; k++) {
@@ -400,7 +416,11 @@ Test(depot, ids_agree_across_threads) {
     cr_assert_eq(za_stack_get(thread_ids[0][s], &pcs), 12);
     cr_assert_arr_eq(pcs, want, sizeof want, "stack %d reads back wrong", s);
   }
-  for (int s = 1; s < STACKS; s++)
-    for (int r = 0; r < s; r++)
-      cr_assert_neq(thread_ids[0][s], thread_ids[0][r], "stacks %d and %d share an id", r, s);
+  static int owner[4 * STACKS];
+  for (int s = 0; s < STACKS; s++) {
+    za_stack_id_t id = thread_ids[0][s];
+    cr_assert_lt(id, 4 * STACKS);
+    cr_assert_eq(owner[id], 0, "stacks %d and %d share an id", owner[id] - 1, s);
+    owner[id] = s + 1;
+  }
 }
