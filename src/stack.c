@@ -25,8 +25,11 @@
  *     the fast walker found.
  *   - fork: a child forked while another thread was loading it may try again (see the fork
  *     hooks).
- *   - signal handlers: the fast walker is async-signal-safe; za_stack_capture_context never
- *     falls back.
+ *   - signal handlers: the fast walker is async-signal-safe and walks signal frames, and
+ *     za_stack_capture_context never falls back. A capture that walked through a signal
+ *     frame (a handler that allocates) does not load it either: the interrupted code may be
+ *     the loader, or malloc. (A handler whose own frames cannot be walked, before its signal
+ *     frame, is not recognised as one.)
  * Where there is no fast walker (not x86-64 glibc 2.35+), libunwind is the only unwinder and
  * is loaded by za_stack_init, outside malloc.
  *
@@ -149,11 +152,13 @@ static bool load_unwinder(void) {
 }
 
 /* True once libunwind can be used; loads it the first time, if that is safe here (see the
- * top of this file). `walked`: the frames this capture has walked so far. */
-static bool fallback_ready(const uintptr_t *walked, int n) {
+ * top of this file). `walked`: the frames this capture has walked so far; `in_handler`: they
+ * went through a signal frame (this is a signal handler, and the code it interrupted could
+ * be anywhere, the loader included). */
+static bool fallback_ready(const uintptr_t *walked, int n, bool in_handler) {
   int state = atomic_load_explicit(&za_unw.unw_state, memory_order_acquire);
   if (za_likely(state == ZA_FALLBACK_LOADED)) return true;
-  if (state != ZA_FALLBACK_UNTRIED) return false;
+  if (state != ZA_FALLBACK_UNTRIED || in_handler) return false;
   for (int i = 0; i < n; i++)
     if (in_range(za_unw.loader, walked[i])) return false;   /* inside the loader */
   if (!atomic_compare_exchange_strong(&za_unw.unw_state, &state, ZA_FALLBACK_LOADING))
@@ -176,7 +181,7 @@ void za_stack_init(const void *self) {
   za_unw.self = exec_segment_of(self);
   za_unw.loader = loader_segment();
   bool fast = za_unwind_init() && za_depot_prepare();
-  if (!fast && !fallback_ready(NULL, 0)) return;   /* libunwind alone: loaded now */
+  if (!fast && !fallback_ready(NULL, 0, false)) return;   /* libunwind alone: loaded now */
   atomic_store_explicit(&za_unw.ready, true, memory_order_release);
 }
 
@@ -220,7 +225,7 @@ static za_stack_id_t capture_from(const za_unwind_cursor_t *c, int depth) {
       uint32_t id;
       int n = za_unwind_walk_memo(&at, pcs, depth, &stop, &id, &ticket);
       if (za_likely(id != 0)) return id;
-      if (za_likely(stop != ZA_UNWIND_UNSUPPORTED) || !fallback_ready(pcs, n)) {
+      if (za_likely(stop != ZA_UNWIND_UNSUPPORTED) || !fallback_ready(pcs, n, ticket.signal)) {
         /* Complete, or as far as can be walked without libunwind. */
         id = n > 0 ? za_depot_put(pcs, n) : 0;
         za_unwind_memo_put(&ticket, pcs, id);
@@ -229,7 +234,7 @@ static za_stack_id_t capture_from(const za_unwind_cursor_t *c, int depth) {
     } else if (stop == ZA_UNWIND_END || za_stack_fallback_state() != ZA_FALLBACK_LOADED) {
       return 0;   /* zalloc's own frames did not walk: not a place to start loading libunwind */
     }
-  } else if (!fallback_ready(NULL, 0)) {
+  } else if (!fallback_ready(NULL, 0, false)) {
     return 0;
   }
   return libunwind_capture(c->pc, depth);

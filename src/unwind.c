@@ -765,7 +765,7 @@ static ZA_ALWAYS_INLINE int walk(const za_unwind_cursor_t *c, uintptr_t *buf, in
   tables_t *tb = atomic_load_explicit(&za_fast.t, memory_order_acquire);
   *stop = ZA_UNWIND_UNSUPPORTED;
   if (hit) *hit = false;
-  if (t) t->ok = false;
+  if (t) t->ok = t->signal = false;
   if (tb == NULL) return 0;
   rule_slot_t *slots = tb->rules;
   size_t mask = atomic_load_explicit(&za_fast.mask, memory_order_relaxed);
@@ -803,6 +803,7 @@ static ZA_ALWAYS_INLINE int walk(const za_unwind_cursor_t *c, uintptr_t *buf, in
         pc = r.pc, rsp = r.rsp, rbp = r.rbp, bottom = r.bottom;
         exact = true;
         plain = false;
+        if (t) t->signal = true;
         continue;
       } else {
         return n;   /* unsupported */

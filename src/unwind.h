@@ -76,6 +76,7 @@ typedef struct za_unwind_ticket {
   int size, n;
   za_unwind_stop_t stop;
   bool ok;                                  /* the walk can be memoised */
+  bool signal;                              /* it went through a signal frame */
 } za_unwind_ticket_t;
 
 /* za_unwind_walk from c, through the memo: when the stack is the one last memoised under c's

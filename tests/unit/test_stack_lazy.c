@@ -3,8 +3,8 @@
  * capture through a frame the fast walker cannot walk (stack_expr_call: a DWARF-expression CFA)
  * loads it and gets the whole stack - also from a library constructor that dlopen runs, with
  * the loader's lock held; a capture made by code the loader itself called (its frames on the
- * stack) does not load it and keeps the frames walked; and a child forked while another thread
- * was loading it loads it itself. Each test is a process of its own (Criterion forks), so each
+ * stack), or from a signal handler, does not load it and keeps the frames walked; and a child
+ * forked while another thread was loading it loads it itself. Each test is a process of its own (Criterion forks), so each
  * starts with libunwind unloaded. */
 #include <criterion/criterion.h>
 
@@ -77,6 +77,37 @@ Test(stack_lazy, a_frame_the_walker_cannot_walk_loads_libunwind) {
   cr_assert_eq(ids[1], ids[0], "cold:\n%s\nwarm:\n%s", first, written(ids[1]));
 }
 
+/* libunwind was not loaded, and the capture kept the frames from capture_in_ctor_or_handler
+ * through `beyond` (a frame past the signal frame, or the loader's) up to stack_expr_call. */
+static void assert_not_loaded_kept_up_to_expr(const char *beyond) {
+  cr_assert_eq(za_stack_fallback_state(), ZA_FALLBACK_UNTRIED, "libunwind was loaded");
+  cr_assert_not(libunwind_mapped());
+  const char *text = written(expr_id);
+  assert_frame_names(text, 0, "capture_in_ctor_or_handler");
+  cr_assert(strstr(text, beyond) != NULL, "no %s frame:\n%s", beyond, text);
+  assert_frame_names(text, last_frame(text), "stack_expr_call");
+}
+
+/* A handler that captures, for a signal raised beneath stack_expr_call: the code a signal
+ * interrupts may be the loader or malloc, so a capture that walked through a signal frame
+ * does not start loading libunwind. It keeps the frames up to stack_expr_call. */
+static void capture_in_ctor_or_handler(void);
+static void on_usr2(int sig) {
+  (void)sig;
+  capture_in_ctor_or_handler();
+}
+
+__attribute__((noinline)) static void raise_usr2(void) {
+  raise(SIGUSR2);
+  __asm__ volatile("" ::: "memory");
+}
+
+Test(stack_lazy, no_loading_from_a_signal_handler) {
+  signal(SIGUSR2, on_usr2);
+  stack_expr_call(raise_usr2);
+  assert_not_loaded_kept_up_to_expr(" in raise_usr2+0x");
+}
+
 /* ---- inside the dynamic loader --------------------------------------------------------- */
 
 /* Called by the constructor of libza_stack_ctor.so (exported from this program). */
@@ -103,7 +134,10 @@ Test(stack_lazy, loads_libunwind_in_a_constructor_dlopen_runs) {
             written(expr_id));
 }
 
-static void capture_in_ctor(void) { expr_id = za_stack_capture(48); }
+__attribute__((noinline)) static void capture_in_ctor_or_handler(void) {
+  expr_id = za_stack_capture(48);
+  __asm__ volatile("" ::: "memory");
+}
 __attribute__((noinline)) static void open_ctor_lib_void(void) {
   open_ctor_lib();
   __asm__ volatile("" ::: "memory");
@@ -113,14 +147,9 @@ __attribute__((noinline)) static void open_ctor_lib_void(void) {
  * from code the loader called (as a malloc by ld.so while it maps an object would), so it must
  * not start another dlopen. It keeps the frames it walked, up to stack_expr_call. */
 Test(stack_lazy, no_loading_from_code_the_loader_called) {
-  ctor_action = capture_in_ctor;
+  ctor_action = capture_in_ctor_or_handler;
   stack_expr_call(open_ctor_lib_void);
-  cr_assert_eq(za_stack_fallback_state(), ZA_FALLBACK_UNTRIED, "libunwind loaded inside dlopen");
-  cr_assert_not(libunwind_mapped());
-  const char *text = written(expr_id);
-  assert_frame_names(text, 0, "capture_in_ctor");
-  cr_assert(strstr(text, "(ld-linux-x86-64.so.2+0x") != NULL, "no loader frames:\n%s", text);
-  assert_frame_names(text, last_frame(text), "stack_expr_call");
+  assert_not_loaded_kept_up_to_expr("(ld-linux-x86-64.so.2+0x");
   /* Outside the loader, the next capture that needs it loads it. */
   chain_call_outer(through_expr);
   cr_assert_eq(za_stack_fallback_state(), ZA_FALLBACK_LOADED);
