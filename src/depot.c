@@ -13,8 +13,9 @@
  * process with few stacks touches a few pages, not one page of a big table per stack. Stacks
  * go into the newest level; when it is half full it is frozen - every empty slot is marked
  * FROZEN with a compare-and-swap, so no insertion into it can succeed any more - and the next
- * level becomes the newest. A lookup searches the frozen levels (complete and unchanging),
- * then the newest; an insertion that meets a FROZEN slot starts again. Any thread that finds
+ * level becomes the newest. A lookup searches the newest level, then the frozen ones (complete
+ * and unchanging), and inserts into the newest only after both; an insertion that meets a
+ * FROZEN slot starts again. Any thread that finds
  * a level being frozen finishes the freezing itself (nothing waits for another thread, so a
  * signal handler or a fork cannot catch it half done). Ids stay unique: a stack is only ever
  * inserted into the newest level after the frozen ones were searched.
@@ -196,7 +197,10 @@ za_stack_id_t za_depot_put(const uintptr_t *pcs, int n) {
       finish_freezing(r, state);
       continue;
     }
+    /* The newest level first (most stacks of a program with many are there), then the
+     * frozen ones; only then may the stack be inserted (into the newest). */
     unsigned newest = state >> 1;
+    if (newest > 0 && probe(r, newest, hash, pcs, n, false, &mine, &id) == FOUND) return id;
     for (unsigned level = 0; level < newest; level++)
       if (probe(r, level, hash, pcs, n, false, &mine, &id) == FOUND) return id;
     int got = probe(r, newest, hash, pcs, n, true, &mine, &id);

@@ -114,7 +114,9 @@ typedef struct shape {
 typedef struct memo {
   atomic_uint seq;
   uint32_t gen, id;
-  uint8_t size, n, pad[2];
+  uint8_t size, n;
+  uint8_t conflicts;                          /* other stacks met under this key since written */
+  uint8_t pad;
   uintptr_t pc, rsp;                          /* the key: the first frame */
   uintptr_t ra[ZA_UNWIND_MEMO_FRAMES];
   uint32_t rule[ZA_UNWIND_MEMO_FRAMES];
@@ -751,6 +753,7 @@ void za_unwind_from_context(za_unwind_cursor_t *c, const void *ucontext) {
 typedef struct snap {
   int n;
   uint32_t id;
+  size_t slot;
   uintptr_t ra[ZA_UNWIND_MEMO_FRAMES];
   uint32_t rule[ZA_UNWIND_MEMO_FRAMES];
 } snap_t;
@@ -783,7 +786,9 @@ static ZA_ALWAYS_INLINE int walk(const za_unwind_cursor_t *c, uintptr_t *buf, in
       *stop = ZA_UNWIND_END;
       break;
     }
-    if (s) match = match && n < s->n && s->ra[n] == pc;
+    /* Without branches: where a stack parts from the memo's varies from capture to capture.
+     * (n < size <= ZA_UNWIND_MEMO_FRAMES here when s is given.) */
+    if (s) match &= (n < s->n) & (s->ra[n] == pc);
     buf[n++] = pc;
     if (n == size) continue;
     uint32_t cr;
@@ -965,12 +970,26 @@ static bool memo_read(const memo_t *e, const za_unwind_cursor_t *c, int size, ui
   if (n > ZA_UNWIND_MEMO_FRAMES) return false;
   s->n = n;
   s->id = LOAD(e->id);
-  for (int i = 0; i < n; i++) {
-    s->ra[i] = LOAD(e->ra[i]);
-    s->rule[i] = LOAD(e->rule[i]);
-  }
+  /* All of them, whatever n, as plain block copies (vector moves, no loop to mispredict). A
+   * copy torn by a writer is possible - the sequence check below throws it away - so it is
+   * only ever used after that check. */
+  memcpy(s->ra, (const void *)e->ra, sizeof s->ra);
+  memcpy(s->rule, (const void *)e->rule, sizeof s->rule);
   atomic_thread_fence(memory_order_acquire);
   return atomic_load_explicit(&e->seq, memory_order_relaxed) == seq;
+}
+
+/* A capture found another stack under the entry's key: true if the entry should now take
+ * it. Stacks that take turns under one key (a function called from two places with the same
+ * frame sizes beneath it, a recursion at one depth) would otherwise rewrite the entry on
+ * every capture and never hit; kept, the first still hits. The count is a hint, written
+ * outside the sequence lock (a lost update only delays a rewrite). */
+#define MEMO_CONFLICTS 4
+static bool memo_conflict(memo_t *e) {
+  unsigned conflicts = LOAD(e->conflicts) + 1u;
+  if (conflicts >= MEMO_CONFLICTS) return true;
+  STORE(e->conflicts, (uint8_t)conflicts);
+  return false;
 }
 
 int za_unwind_walk_memo(const za_unwind_cursor_t *c, uintptr_t *buf, int size,
@@ -983,18 +1002,25 @@ int za_unwind_walk_memo(const za_unwind_cursor_t *c, uintptr_t *buf, int size,
              !atomic_load_explicit(&za_fast.memo_off, memory_order_relaxed);
   if (use) {
     size_t mask = atomic_load_explicit(&za_fast.memo_mask, memory_order_relaxed);
-    if (!memo_read(&tb->memo[memo_slot(c->pc, c->rsp, mask)], c, size, current_gen(), &s))
-      s.n = 0;
+    s.slot = memo_slot(c->pc, c->rsp, mask);
+    if (!memo_read(&tb->memo[s.slot], c, size, current_gen(), &s)) s.n = 0;
   }
-  bool hit;
-  int n = walk(c, buf, size, stop, &s, &hit, t);
-  if (!use) t->ok = false;
+  bool hit = false;
+  int n;
+  if (za_likely(use)) {
+    n = walk(c, buf, size, stop, &s, &hit, t);
+  } else {
+    n = walk(c, buf, size, stop, NULL, NULL, t);
+    t->ok = false;
+  }
   if (hit) {
     count(COUNT_MEMO_HIT);
     *id = s.id;
     t->ok = false;   /* nothing to put */
   } else {
     count(COUNT_MEMO_MISS);
+    /* Another stack under the same key: keep the memo's unless that keeps happening. */
+    if (s.n > 0 && t->ok && !memo_conflict(&tb->memo[s.slot])) t->ok = false;
   }
   return n;
 }
@@ -1016,6 +1042,7 @@ void za_unwind_memo_put(const za_unwind_ticket_t *t, const uintptr_t *buf, uint3
   STORE(e->size, (uint8_t)t->size);
   STORE(e->n, (uint8_t)t->n);
   STORE(e->id, id);
+  STORE(e->conflicts, 0);
   for (int i = 0; i < t->n; i++) {
     STORE(e->ra[i], buf[i]);
     STORE(e->rule[i], t->rules[i]);

@@ -537,7 +537,7 @@ Test(stack, memo_answers_repeated_captures_with_the_same_id) {
 
 /* Two stacks that share their first frame's pc and stack pointer (chain_inner's frame at the
  * same address, twins beneath it): the memo holds one at a time, and each capture must still
- * be its own stack. */
+ * be its own stack. The libunwind capture of each is the reference. */
 Test(stack, memo_tells_apart_stacks_under_the_same_frame) {
   za_unwind_count(true);
   za_stack_id_t a[6], b[6];
@@ -558,9 +558,11 @@ Test(stack, memo_tells_apart_stacks_under_the_same_frame) {
   }
   assert_frame_names(written(a[0]), 2, "chain_via_a");
   assert_frame_names(written(b[0]), 2, "chain_via_b");
+  /* The twins take turns under one key: the memo keeps the first (which hits) rather than
+   * rewriting the entry at every capture (when nothing would hit). */
   za_unwind_counts_t n = za_unwind_counts();
-  cr_assert_geq(n.memo_misses, 10, "the alternating stacks hit the memo %lu times",
-                (unsigned long)n.memo_hits);
+  cr_assert(n.memo_hits >= 3 && n.memo_misses >= 5, "memo hits %lu, misses %lu",
+            (unsigned long)n.memo_hits, (unsigned long)n.memo_misses);
 }
 
 /* Loaded code changing makes every memo stale. */
