@@ -196,20 +196,32 @@ void za_stack_modules_changed(void) {
 
 /* The whole stack from libunwind, past its own frames and za_stack_capture's (up to our
  * caller's return address `ra`; libunwind reports call sites, ra - 1, or return addresses),
- * then past every innermost frame inside zalloc. */
+ * then past every innermost frame inside zalloc. Each frame walked costs, so it asks for the
+ * frames left out last time plus one, and walks again in the rare case that this capture
+ * left out more and came up short. */
+static atomic_int za_unw_skip = 4;
+
 static ZA_NOINLINE za_stack_id_t libunwind_capture(uintptr_t ra, int depth) {
   void *pcs[ZA_STACK_MAX_DEPTH + ZA_STACK_SLACK + 1];
-  int n = za_unw.backtrace(pcs, depth + ZA_STACK_SLACK + 1);
-  int i = 0;
-  for (int k = 0; k < n && k < 6; k++) {
-    uintptr_t pc = (uintptr_t)pcs[k];
-    if (pc == ra - 1 || pc == ra) {
-      i = k;
-      break;
+  int skip = atomic_load_explicit(&za_unw_skip, memory_order_relaxed), n, i;
+  for (;;) {
+    int want = depth + skip + 1;
+    n = za_unw.backtrace(pcs, want);
+    i = 0;
+    for (int k = 0; k < n && k < 6; k++) {
+      uintptr_t pc = (uintptr_t)pcs[k];
+      if (pc == ra - 1 || pc == ra) {
+        i = k;
+        break;
+      }
+      if (in_range(za_unw.unwinder, pc)) i = k + 1;
     }
-    if (in_range(za_unw.unwinder, pc)) i = k + 1;
+    while (i < n && in_range(za_unw.self, (uintptr_t)pcs[i])) i++;
+    if (i <= skip || skip == ZA_STACK_SLACK) break;
+    skip = i < ZA_STACK_SLACK ? i : ZA_STACK_SLACK;
+    atomic_store_explicit(&za_unw_skip, skip, memory_order_relaxed);
+    if (n < want) break;
   }
-  while (i < n && in_range(za_unw.self, (uintptr_t)pcs[i])) i++;
   int kept = n - i < depth ? n - i : depth;
   return kept > 0 ? za_depot_put((const uintptr_t *)&pcs[i], kept) : 0;
 }
