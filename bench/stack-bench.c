@@ -1,7 +1,9 @@
 /* zalloc - what one stack capture costs, warm: za_stack_capture at the bottom of a call chain
- * built without frame pointers, walked by zalloc's own walker (src/unwind.c) and, for
- * comparison in the same run, by libunwind's unw_backtrace alone; and the depot lookup alone,
- * in nanoseconds per call.
+ * built without frame pointers, as zalloc makes it (zalloc's own walker, src/unwind.c, through
+ * the stack memo: a repeated capture is checked against the stack memoised at the same place,
+ * up to ZA_UNWIND_MEMO_FRAMES frames), and for comparison in the same run with the memo off
+ * (every frame walked, the stack looked up in the depot) and by libunwind's unw_backtrace
+ * alone; and the depot lookup alone, in nanoseconds per call.
  *
  *   stack-bench [iterations]      (a CMake target: ninja -C build stack-bench)
  *
@@ -20,7 +22,8 @@
 #define CHAIN 40  /* frames beneath the capture, more than any depth measured */
 
 static const int depths[] = {4, 16, 32, 64};
-static double results[2][sizeof depths / sizeof depths[0]];  /* [libunwind only?][depth] */
+enum { MEMO, WALK, LIBUNWIND, MODES };
+static double results[MODES][sizeof depths / sizeof depths[0]];  /* [mode][depth] */
 static long iterations = 1000000;
 
 static double now_ns(void) {
@@ -50,11 +53,13 @@ static __attribute__((noinline)) double time_captures(int depth) {
 static int chain_a(int left, volatile int *sink);
 
 static __attribute__((noinline)) int bottom(volatile int *sink) {
-  for (int only = 0; only < 2; only++) {
-    za_stack_use_libunwind_only(only);
+  for (int mode = 0; mode < MODES; mode++) {
+    za_unwind_use_memo(mode == MEMO);
+    za_stack_use_libunwind_only(mode == LIBUNWIND);
     for (size_t i = 0; i < sizeof depths / sizeof depths[0]; i++)
-      results[only][i] = time_captures(depths[i]);
+      results[mode][i] = time_captures(depths[i]);
   }
+  za_unwind_use_memo(true);
   za_stack_use_libunwind_only(false);
   return *sink;
 }
@@ -87,12 +92,13 @@ int main(int argc, char **argv) {
   volatile int sink = 0;
   chain_a(CHAIN, &sink);
   if (za_stack_capture(16) == 0) {
-    fprintf(stderr, "stack-bench: no stack captured (libunwind.so.8 not loadable?)\n");
+    fprintf(stderr, "stack-bench: no stack captured\n");
     return 1;
   }
-  printf("%-8s %14s %16s %14s\n", "frames", "capture ns", "libunwind ns", "depot-only ns");
+  printf("%-8s %12s %14s %14s %14s\n", "frames", "capture ns", "no-memo ns", "libunwind ns",
+         "depot-only ns");
   for (size_t i = 0; i < sizeof depths / sizeof depths[0]; i++)
-    printf("%-8d %14.1f %16.1f %14.1f\n", depths[i], results[0][i], results[1][i],
-           time_depot(depths[i]));
+    printf("%-8d %12.1f %14.1f %14.1f %14.1f\n", depths[i], results[MEMO][i], results[WALK][i],
+           results[LIBUNWIND][i], time_depot(depths[i]));
   return 0;
 }

@@ -74,8 +74,8 @@ EXPORT int dlclose(void *handle) {
   return r;
 }
 
-/* The unwinder is loaded here too (it allocates, and dlopen takes the loader's lock): captures
- * before this point return no stack. `malloc` marks our own code, left out of every stack. */
+/* Stack capture is set up here too (its tables are mapped; libunwind, the fallback unwinder, is
+ * loaded only if a capture ever needs it): captures before this point return no stack. */
 __attribute__((constructor)) static void zalloc_start(void) {
   za_runtime_ensure();
   pthread_atfork(za_fork_prepare, za_fork_parent, za_fork_child);

@@ -1,11 +1,14 @@
-/* zalloc - call stacks: capture (at allocation and at free), the stack depot, and writing a
- * stack in a report.
+/* zalloc - call stacks: capture (at allocation and at free, and from a signal's context), the
+ * stack depot, and writing a stack in a report.
  *
  * Capture walks the caller's stack with DWARF call-frame information (ordinary distribution
- * binaries have no frame pointers), caching unwind information per return address so a warm
- * capture costs a few loads per frame. It never allocates through zalloc and never takes the
- * loader's lock once warm; a capture started while this thread is already capturing (the
- * unwinder allocating, a signal handler) returns no stack rather than recursing.
+ * binaries have no frame pointers), caching unwind information per return address and
+ * remembering the stacks it has seen, so a repeated capture costs a load and a compare per
+ * frame. It never allocates through zalloc and never takes a lock once warm but in one case:
+ * the first frame the fast walker cannot walk (a DWARF expression, code without call-frame
+ * information) makes it load libunwind (dlopen, once per process; see stack.c). A capture
+ * started while this thread is already capturing (the unwinder allocating, a signal handler)
+ * returns no stack rather than recursing.
  *
  * The depot stores each distinct stack once and hands out a small id: a block records two ids,
  * not two arrays of addresses. Ids are never freed and stay valid for the life of the process
@@ -19,10 +22,13 @@
 
 typedef uint32_t za_stack_id_t;   /* 0: no stack (capture off, failed, or re-entered) */
 
-/* Once, at start-up, outside malloc (the preload constructor): load the unwinder. `self` is an
- * address inside the code whose frames captures must leave out (libzalloc.so: its exported
- * malloc), or NULL (unit tests link the core into the test program). Before this runs, and if
- * the unwinder cannot be loaded, captures return 0. */
+/* Once, outside malloc and outside signal handlers (the preload constructor): map the walker's
+ * tables and the depot (address space only: pages appear as captures use them). `self` is an
+ * address inside the code whose frames captures must leave out (libzalloc.so: a function of
+ * its own), or NULL (unit tests link the core into the test program). Loads nothing where
+ * zalloc's own walker runs (x86-64, glibc 2.35+; libunwind is loaded when a capture first needs
+ * it), libunwind elsewhere. Before this runs, and if no unwinder is available, captures
+ * return 0. Cheap enough for any mode to call (a crash handler's set-up). */
 void za_stack_init(const void *self);
 
 /* The current call stack, up to `depth` frames (<= ZA_STACK_MAX_DEPTH), zalloc's own frames
@@ -33,6 +39,26 @@ za_stack_id_t za_stack_capture(int depth);
 /* The return addresses stored under `id`: their number, and *pcs set to them (innermost
  * first). 0 for id 0 or an unknown id. */
 int za_stack_get(za_stack_id_t id, const uintptr_t **pcs);
+
+/* The stack of the context a signal interrupted, for a crash report: `ucontext` is the third
+ * argument of an SA_SIGINFO handler (a ucontext_t), `depth` as for za_stack_capture. Frame #0
+ * is the interrupted instruction itself (not a return address: symbolise it as it is, not as
+ * pc - 1, if that matters), then its callers; nothing is left out, zalloc's own frames
+ * included (the signal may have interrupted zalloc, or another thread's capture, or this
+ * thread's). After a call through a null pointer, frame #0 is 0 and #1 the caller.
+ * Async-signal-safe: no lock, no allocation, no dlopen - zalloc's walker only, never
+ * libunwind. A frame it cannot walk (a DWARF expression, code without call-frame information)
+ * ends the stack there: the frames up to it are kept. Returns 0 if depth is 0, before
+ * za_stack_init, where zalloc's walker is not available (not x86-64 glibc 2.35+) or if the
+ * depot is full. */
+za_stack_id_t za_stack_capture_context(const void *ucontext, int depth);
+
+/* libunwind, the fallback unwinder: not tried yet, being loaded (by a capture that needed it),
+ * loaded, could not be loaded. For tests. */
+typedef enum za_fallback_state {
+  ZA_FALLBACK_UNTRIED, ZA_FALLBACK_LOADING, ZA_FALLBACK_LOADED, ZA_FALLBACK_FAILED
+} za_fallback_state_t;
+za_fallback_state_t za_stack_fallback_state(void);
 
 /* Loaded modules changed (dlopen, dlclose): cached unwind information may be stale. */
 void za_stack_modules_changed(void);

@@ -8,7 +8,10 @@
 
 static volatile int sink;
 
+uintptr_t chain_inner_cfa;
+
 __attribute__((noinline)) static za_stack_id_t chain_inner(int depth) {
+  chain_inner_cfa = (uintptr_t)__builtin_dwarf_cfa();
   za_stack_id_t id = za_stack_capture(depth);
   sink++;
   return id;
@@ -32,6 +35,16 @@ __attribute__((noinline)) za_stack_id_t chain_outer_other(int depth) {
   sink++;
   return id;
 }
+
+/* Twins: the same code, so the same frame, around different call sites of chain_middle. */
+#define CHAIN_TWIN(name)                                                                      \
+  __attribute__((noinline)) za_stack_id_t name(int depth) {                                   \
+    za_stack_id_t id = chain_middle(depth);                                                   \
+    sink++;                                                                                   \
+    return id;                                                                                \
+  }
+CHAIN_TWIN(chain_via_a)
+CHAIN_TWIN(chain_via_b)
 
 static za_stack_id_t qsort_seen;
 static int qsort_depth;

@@ -2,11 +2,17 @@
  * depot's ids (dedup, many threads, fork), depth limits, the internal flag, and the report
  * lines za_stack_write makes (function, file:line, module+offset). The core is linked into
  * the test, so za_stack_init(NULL) leaves nothing out but the capture itself. */
+#define _GNU_SOURCE
 #include <criterion/criterion.h>
 
 #include <dlfcn.h>
+#include <elf.h>
+#include <link.h>
 #include <pthread.h>
+#include <setjmp.h>
 #include <signal.h>
+#include <sched.h>
+#include <ucontext.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -15,41 +21,13 @@
 #include "depot.h"
 #include "stack.h"
 #include "stack_chain.h"
+#include "stack_text.h"
 #include "unwind.h"
 
 static void setup(void) { za_stack_init(NULL); }
 
 TestSuite(stack, .init = setup);
 TestSuite(depot);
-
-/* The report lines for `id`, NUL-terminated, in a static buffer. */
-static const char *written(za_stack_id_t id) {
-  static char buf[16384];
-  za_out_t o;
-  za_out_init(&o, -1, buf, sizeof buf - 1);
-  za_stack_write(&o, "  ", id);
-  buf[o.len] = '\0';
-  return buf;
-}
-
-/* The line of frame #i, copied into `line`; false if there is none. */
-static bool frame_line(const char *text, int i, char *line, size_t cap) {
-  char tag[16];
-  snprintf(tag, sizeof tag, "  #%d ", i);
-  const char *at = strstr(text, tag);
-  if (at == NULL) return false;
-  size_t n = strcspn(at, "\n");
-  snprintf(line, cap, "%.*s", (int)(n < cap ? n : cap - 1), at);
-  return true;
-}
-
-static void assert_frame_names(const char *text, int i, const char *function) {
-  char line[512];
-  cr_assert(frame_line(text, i, line, sizeof line), "no frame #%d in:\n%s", i, text);
-  char want[128];
-  snprintf(want, sizeof want, " in %s+0x", function);
-  cr_assert(strstr(line, want) != NULL, "frame #%d is not %s:\n%s", i, function, text);
-}
 
 /* ---- capture -------------------------------------------------------------------------- */
 
@@ -216,11 +194,13 @@ typedef struct walk_pair {
 
 static __thread walk_pair_t *pair_out;
 
-__attribute__((noinline)) static void walk_both(void) {
-  walk_pair_t *w = pair_out;
+__attribute__((noinline)) static void walk_both_into(walk_pair_t *w) {
   w->nfast = za_unwind_backtrace(w->fast, 64, &w->stop);
   w->nslow = libunwind_backtrace()(w->slow, 64);
+  __asm__ volatile("" ::: "memory");   /* not a tail call: both walks start in this frame */
 }
+
+__attribute__((noinline)) static void walk_both(void) { walk_both_into(pair_out); }
 
 static void assert_same_walk(const walk_pair_t *w, const char *what) {
   cr_assert(w->nfast > 4, "%s: the fast walker found %d frames (stop %d)", what, w->nfast, w->stop);
@@ -274,13 +254,14 @@ Test(stack, fast_walker_matches_libunwind_on_threads) {
   }
 }
 
-/* A signal handler's frame (__restore_rt, a DWARF expression rule) stops the fast walker as
- * unsupported, and za_stack_capture then takes the whole stack from libunwind. */
+/* A signal handler's frame (__restore_rt): the fast walker reads the interrupted registers from
+ * the ucontext the kernel left on the stack and goes on, through the interrupted frames, as
+ * libunwind does; a capture in the handler needs no libunwind. */
 static za_stack_id_t in_handler_id;
 static walk_pair_t in_handler;
 
 static void capture_in_handler(void) {
-  in_handler.nfast = za_unwind_backtrace(in_handler.fast, 64, &in_handler.stop);
+  walk_both_into(&in_handler);
   in_handler_id = za_stack_capture(32);
 }
 
@@ -291,15 +272,221 @@ static void on_signal(int sig) {
 
 static void raise_usr1(void) { raise(SIGUSR1); }
 
-Test(stack, capture_across_a_signal_frame_falls_back_to_libunwind) {
+Test(stack, fast_walker_walks_signal_frames_as_libunwind) {
   signal(SIGUSR1, on_signal);
   chain_fp_call_outer(raise_usr1);
-  cr_assert_eq(in_handler.stop, ZA_UNWIND_UNSUPPORTED, "the fast walk went through the signal frame");
+  assert_same_walk(&in_handler, "through a signal frame");
   cr_assert_neq(in_handler_id, 0);
   const char *text = written(in_handler_id);
   assert_frame_names(text, 0, "capture_in_handler");
+  cr_assert(strstr(text, " in __restore_rt+0x") != NULL || strstr(text, "(libc.so.6+0x") != NULL,
+            "no signal frame:\n%s", text);
   cr_assert(strstr(text, " in chain_fp_call_outer+0x") != NULL,
             "nothing beyond the signal frame:\n%s", text);
+  cr_assert_eq(za_stack_fallback_state(), ZA_FALLBACK_UNTRIED, "libunwind was loaded for a signal frame");
+}
+
+/* The same on an alternate signal stack: the walk moves from the handler's stack to the
+ * thread's. */
+Test(stack, fast_walker_walks_from_a_sigaltstack) {
+  static char alt[64 * 1024];
+  stack_t ss = {.ss_sp = alt, .ss_size = sizeof alt};
+  cr_assert_eq(sigaltstack(&ss, NULL), 0);
+  struct sigaction sa = {.sa_handler = on_signal, .sa_flags = SA_ONSTACK};
+  sigaction(SIGUSR1, &sa, NULL);
+  chain_fp_call_outer(raise_usr1);
+  assert_same_walk(&in_handler, "from a sigaltstack");
+  cr_assert(strstr(written(in_handler_id), " in chain_fp_call_outer+0x") != NULL);
+}
+
+/* ---- captures from a signal's context -------------------------------------------------- */
+
+static sigjmp_buf context_jump;
+static za_stack_id_t context_id;
+static walk_pair_t context_walk;   /* libunwind's walk from the handler, for comparison */
+
+static void on_fault(int sig, siginfo_t *info, void *uc) {
+  (void)sig;
+  (void)info;
+  context_id = za_stack_capture_context(uc, 32);
+  walk_both_into(&context_walk);
+  siglongjmp(context_jump, 1);
+}
+
+static void catch_with(int sig, void (*handler)(int, siginfo_t *, void *)) {
+  struct sigaction sa = {.sa_sigaction = handler, .sa_flags = SA_SIGINFO | SA_NODEFER};
+  sigemptyset(&sa.sa_mask);
+  sigaction(sig, &sa, NULL);
+}
+
+static volatile int *volatile nowhere;
+
+__attribute__((noinline)) static void write_nowhere(void) {
+  *nowhere = 1;
+  __asm__ volatile("" ::: "memory");
+}
+
+/* A fault in a known call chain: frame #0 is the faulting function, then its callers; the
+ * frames after it are those libunwind finds beyond the signal frame. */
+Test(stack, context_capture_starts_at_the_interrupted_instruction) {
+  catch_with(SIGSEGV, on_fault);
+  context_id = 0;
+  if (sigsetjmp(context_jump, 1) == 0) chain_call_outer(write_nowhere);
+  cr_assert_neq(context_id, 0);
+  const char *text = written(context_id);
+  assert_frame_names(text, 0, "write_nowhere");
+  assert_frame_names(text, 1, "chain_call_inner");
+  assert_frame_names(text, 2, "chain_call_middle");
+  assert_frame_names(text, 3, "chain_call_outer");
+  const uintptr_t *pcs;
+  int n = za_stack_get(context_id, &pcs);
+  /* libunwind from the handler: its frames, past the handler's and __restore_rt, are the
+   * interrupted ones. */
+  int at = 0;
+  while (at < context_walk.nslow && (uintptr_t)context_walk.slow[at] != pcs[0]) at++;
+  cr_assert_lt(at, context_walk.nslow, "libunwind did not find the interrupted instruction");
+  for (int i = 1; i < n && at + i < context_walk.nslow; i++)
+    cr_assert_eq(pcs[i], (uintptr_t)context_walk.slow[at + i], "frame %d differs from libunwind", i);
+  cr_assert_eq(za_stack_fallback_state(), ZA_FALLBACK_UNTRIED);
+}
+
+static void (*volatile null_fn)(void);
+__attribute__((noinline)) static void call_null(void) {
+  null_fn();
+  __asm__ volatile("" ::: "memory");   /* not a tail call: call_null keeps its frame */
+}
+
+Test(stack, context_capture_after_a_call_through_null) {
+  catch_with(SIGSEGV, on_fault);
+  context_id = 0;
+  if (sigsetjmp(context_jump, 1) == 0) chain_call_outer(call_null);
+  cr_assert_neq(context_id, 0);
+  const uintptr_t *pcs;
+  cr_assert_gt(za_stack_get(context_id, &pcs), 3);
+  cr_assert_eq(pcs[0], 0);
+  const char *text = written(context_id);
+  assert_frame_names(text, 1, "call_null");
+  cr_assert(strstr(text, " in chain_call_outer+0x") != NULL, "%s", text);
+}
+
+Test(stack, context_capture_needs_init_and_a_context) {
+  cr_assert_eq(za_stack_capture_context(NULL, 16), 0);
+  ucontext_t uc;
+  getcontext(&uc);
+  cr_assert_eq(za_stack_capture_context(&uc, 0), 0);
+  cr_assert_neq(za_stack_capture_context(&uc, 16), 0);
+}
+
+/* The PLT: a signal may land in a stub, whose CFA the call-frame information gives by a DWARF
+ * expression of rip (rsp + 8, or rsp + 16 once a lazy-binding stub has pushed its index).
+ * The context is made by hand: rip inside this program's .plt, rsp on a made-up stack that
+ * holds (the index and) a return address; frame #1 must be that return address. */
+static int find_main_bias(struct dl_phdr_info *info, size_t size, void *bias) {
+  (void)size;
+  *(uintptr_t *)bias = info->dlpi_addr;
+  return 1;   /* the first is the program */
+}
+
+static bool plt_of_this_program(uintptr_t *lo, size_t *len) {
+  FILE *f = fopen("/proc/self/exe", "rb");
+  if (f == NULL) return false;
+  Elf64_Ehdr eh;
+  Elf64_Shdr sh[256], names;
+  bool found = false;
+  if (fread(&eh, sizeof eh, 1, f) == 1 && eh.e_shnum <= 256 && eh.e_shentsize == sizeof sh[0] &&
+      fseek(f, (long)eh.e_shoff, SEEK_SET) == 0 && fread(sh, sizeof sh[0], eh.e_shnum, f) == eh.e_shnum) {
+    names = sh[eh.e_shstrndx];
+    for (int i = 0; i < eh.e_shnum && !found; i++) {
+      char name[8] = {0};
+      if (fseek(f, (long)(names.sh_offset + sh[i].sh_name), SEEK_SET) == 0 &&
+          fread(name, 1, sizeof name - 1, f) > 0 && strcmp(name, ".plt") == 0) {
+        uintptr_t bias = 0;
+        dl_iterate_phdr(find_main_bias, &bias);
+        *lo = bias + sh[i].sh_addr;
+        *len = sh[i].sh_size;
+        found = true;
+      }
+    }
+  }
+  fclose(f);
+  return found;
+}
+
+__attribute__((noinline)) static uintptr_t a_return_address(void) {
+  return (uintptr_t)__builtin_return_address(0);
+}
+
+Test(stack, context_capture_in_a_plt_stub) {
+  uintptr_t plt;
+  size_t len;
+  cr_assert(plt_of_this_program(&plt, &len), "no .plt in this program");
+  cr_assert_geq(len, 32);
+  uintptr_t ra = a_return_address();
+  static uintptr_t fake[64];
+  for (int pushed = 0; pushed < 2; pushed++) {
+    memset(fake, 0, sizeof fake);
+    fake[pushed] = ra;   /* after the push, the index lies on top of the return address */
+    ucontext_t uc;
+    getcontext(&uc);
+    uintptr_t rip = plt + 16 + (pushed ? 11 : 0);   /* the second entry: its jmp, or after its push */
+    uc.uc_mcontext.gregs[REG_RIP] = (greg_t)rip;
+    uc.uc_mcontext.gregs[REG_RSP] = (greg_t)&fake[0];
+    const uintptr_t *pcs;
+    int n = za_stack_get(za_stack_capture_context(&uc, 8), &pcs);
+    cr_assert_geq(n, 2, "pushed %d: %d frames", pushed, n);
+    cr_assert_eq(pcs[0], rip);
+    cr_assert_eq(pcs[1], ra, "pushed %d: frame #1 is %#lx, not the return address", pushed,
+                 (unsigned long)pcs[1]);
+  }
+}
+
+/* Signals that interrupt a thread in the middle of its own captures (inside zalloc: the walk,
+ * the memo, the depot, the rule cache): the handler's context capture must neither wait for
+ * anything the interrupted capture holds nor return a wrong stack - each must reach the
+ * thread's function. */
+#define INTERRUPTS 300
+static za_stack_id_t interrupted[INTERRUPTS];
+static atomic_int interrupted_seen;
+static atomic_bool stop_capturing;
+
+static void on_interrupt(int sig, siginfo_t *info, void *uc) {
+  (void)sig;
+  (void)info;
+  int i = atomic_load(&interrupted_seen);
+  interrupted[i] = za_stack_capture_context(uc, ZA_STACK_MAX_DEPTH);
+  atomic_store(&interrupted_seen, i + 1);
+}
+
+static atomic_bool capturing_started;
+
+__attribute__((noinline)) void *capturing_thread(void *arg) {
+  (void)arg;
+  atomic_store(&capturing_started, true);
+  while (!atomic_load(&stop_capturing)) {
+    chain_outer(16);
+    chain_via_a(16);
+    chain_via_b(16);
+    za_stack_modules_changed();   /* misses too: rules read and cached, memos written */
+  }
+  return NULL;
+}
+
+Test(stack, context_capture_interrupting_captures) {
+  catch_with(SIGUSR2, on_interrupt);
+  pthread_t t;
+  cr_assert_eq(pthread_create(&t, NULL, capturing_thread, NULL), 0);
+  while (!atomic_load(&capturing_started)) sched_yield();
+  for (int i = 0; i < INTERRUPTS; i++) {
+    pthread_kill(t, SIGUSR2);
+    while (atomic_load(&interrupted_seen) == i) sched_yield();
+  }
+  atomic_store(&stop_capturing, true);
+  pthread_join(t, NULL);
+  for (int i = 0; i < INTERRUPTS; i++) {
+    cr_assert_neq(interrupted[i], 0, "interrupt %d: no stack", i);
+    const char *text = written(interrupted[i]);
+    cr_assert(strstr(text, " in capturing_thread+0x") != NULL, "interrupt %d:\n%s", i, text);
+  }
 }
 
 /* Rules cached for a library's code are dropped when modules change: the same walk through a
@@ -327,6 +514,143 @@ Test(stack, fast_walker_follows_dlopen_and_dlclose) {
     dlclose(lib);
     za_stack_modules_changed();
   }
+}
+
+/* ---- the stack memo ------------------------------------------------------------------ */
+
+
+/* A capture repeated from the same place is answered by the memo, with the id the walk gave
+ * - the same libunwind's stack gets from the depot. */
+Test(stack, memo_answers_repeated_captures_with_the_same_id) {
+  za_unwind_count(true);
+  za_stack_id_t ids[12];
+  for (int i = 0; i < rounds(12); i++) {
+    za_stack_use_libunwind_only(i == 11);
+    ids[i] = chain_outer(16);
+  }
+  za_stack_use_libunwind_only(false);
+  for (int i = 1; i < 12; i++) cr_assert_eq(ids[i], ids[0], "capture %d got another id", i);
+  za_unwind_counts_t n = za_unwind_counts();
+  cr_assert_geq(n.memo_hits, 10, "memo hits %lu, misses %lu", (unsigned long)n.memo_hits,
+                (unsigned long)n.memo_misses);
+}
+
+/* Two stacks that share their first frame's pc and stack pointer (chain_inner's frame at the
+ * same address, twins beneath it): the memo holds one at a time, and each capture must still
+ * be its own stack. The libunwind capture of each is the reference. */
+Test(stack, memo_tells_apart_stacks_under_the_same_frame) {
+  za_unwind_count(true);
+  za_stack_id_t a[6], b[6];
+  uintptr_t cfa_a = 0, cfa_b = 0;
+  for (int i = 0; i < rounds(6); i++) {
+    za_stack_use_libunwind_only(i == 5);
+    a[i] = chain_via_a(16);
+    cfa_a = chain_inner_cfa;
+    b[i] = chain_via_b(16);
+    cfa_b = chain_inner_cfa;
+  }
+  za_stack_use_libunwind_only(false);
+  cr_assert_eq(cfa_a, cfa_b, "the twins' frames differ: the test needs them at one address");
+  cr_assert_neq(a[0], b[0]);
+  for (int i = 1; i < 6; i++) {
+    cr_assert_eq(a[i], a[0], "capture %d through chain_via_a got another id", i);
+    cr_assert_eq(b[i], b[0], "capture %d through chain_via_b got another id", i);
+  }
+  assert_frame_names(written(a[0]), 2, "chain_via_a");
+  assert_frame_names(written(b[0]), 2, "chain_via_b");
+  /* The twins take turns under one key: the memo keeps the first (which hits) rather than
+   * rewriting the entry at every capture (when nothing would hit). */
+  za_unwind_counts_t n = za_unwind_counts();
+  cr_assert(n.memo_hits >= 3 && n.memo_misses >= 5, "memo hits %lu, misses %lu",
+            (unsigned long)n.memo_hits, (unsigned long)n.memo_misses);
+}
+
+/* Loaded code changing makes every memo stale. */
+Test(stack, memo_is_dropped_when_modules_change) {
+  za_unwind_count(true);
+  za_stack_id_t ids[3];
+  for (int i = 0; i < rounds(3); i++) {
+    if (i == 2) za_stack_modules_changed();
+    ids[i] = chain_outer(16);
+  }
+  cr_assert(ids[1] == ids[0] && ids[2] == ids[0], "ids %u %u %u", ids[0], ids[1], ids[2]);
+  za_unwind_counts_t n = za_unwind_counts();
+  cr_assert_eq(n.memo_hits, 1);
+  cr_assert_eq(n.memo_misses, 2);
+}
+
+static za_stack_id_t twin_ids[4][2][500];
+
+static void *capture_twins(void *arg) {
+  int t = (int)(intptr_t)arg;
+  for (int i = 0; i < 500; i++) {
+    twin_ids[t][0][i] = chain_via_a(16);
+    twin_ids[t][1][i] = chain_via_b(16);
+  }
+  return NULL;
+}
+
+/* Threads racing on memo entries (the same code, other stacks: other keys, but entries
+ * written and read at once as the table grows). */
+Test(stack, memo_on_threads) {
+  pthread_t t[4];
+  for (int i = 0; i < 4; i++) pthread_create(&t[i], NULL, capture_twins, (void *)(intptr_t)i);
+  for (int i = 0; i < 4; i++) pthread_join(t[i], NULL);
+  za_stack_id_t a = twin_ids[0][0][0], b = twin_ids[0][1][0];
+  cr_assert(a != 0 && b != 0 && a != b);
+  assert_frame_names(written(a), 2, "chain_via_a");
+  assert_frame_names(written(b), 2, "chain_via_b");
+  for (int th = 0; th < 4; th++)
+    for (int i = 0; i < 500; i++)
+      cr_assert(twin_ids[th][0][i] == a && twin_ids[th][1][i] == b, "thread %d, round %d", th, i);
+}
+
+/* ---- zalloc's own frames --------------------------------------------------------------- */
+
+/* libza_stack_self.so stands in for zalloc (stack_self.c): with it as `self`, its frames are
+ * left out, and the first frame kept is its caller's. */
+typedef uint32_t (*self_capture_fn)(int depth);
+uint32_t self_entry_a(self_capture_fn capture, int depth);
+uint32_t self_entry_b(self_capture_fn capture, int depth);
+uint32_t self_entry_fp(self_capture_fn capture, int depth);
+
+static void setup_self(void) { za_stack_init((const void *)self_entry_a); }
+TestSuite(stack_self, .init = setup_self);
+
+static volatile int self_sink;
+#define SELF_CALLER(name, entry)                                     \
+  __attribute__((noinline)) static za_stack_id_t name(void) {        \
+    za_stack_id_t id = entry(za_stack_capture, 8);                   \
+    self_sink++;                                                     \
+    return id;                                                       \
+  }
+SELF_CALLER(via_self_a, self_entry_a)
+SELF_CALLER(via_self_b, self_entry_b)
+SELF_CALLER(via_self_fp, self_entry_fp)
+
+/* Every entry, in turn, several times over (the shapes are learnt, then fitted): the stack
+ * starts at the entry's caller and is the one libunwind gives. */
+Test(stack_self, frames_of_self_are_left_out) {
+  za_stack_id_t (*callers[3])(void) = {via_self_a, via_self_b, via_self_fp};
+  const char *names[3] = {"via_self_a", "via_self_b", "via_self_fp"};
+  za_unwind_count(true);
+  for (int round = 0; round < 4; round++)
+    for (int k = 0; k < 3; k++) {
+      za_stack_use_libunwind_only(round == 3);
+      za_stack_id_t id = callers[k]();
+      za_stack_use_libunwind_only(false);
+      const char *text = written(id);
+      assert_frame_names(text, 0, names[k]);
+      cr_assert(strstr(text, "libza_stack_self.so") == NULL, "a frame of self kept:\n%s", text);
+      static za_stack_id_t first[3];
+      if (round == 0) first[k] = id;
+      cr_assert_eq(id, first[k], "%s, round %d: another stack", names[k], round);
+    }
+  za_unwind_counts_t n = za_unwind_counts();
+  /* a and b fitted in rounds 1 and 2; the frame-pointer entry is never memoised. */
+  cr_assert_eq(n.shape_hits, 4, "shape hits %lu, misses %lu", (unsigned long)n.shape_hits,
+               (unsigned long)n.shape_misses);
+  cr_assert_eq(n.shape_misses, 5);
 }
 
 /* ---- the depot ------------------------------------------------------------------------ */
@@ -369,12 +693,28 @@ Test(depot, no_stack_for_unknown_ids) {
   cr_assert_eq(za_depot_put(a, ZA_STACK_MAX_DEPTH + 1), 0);
 }
 
+/* Stacks stored before a level of the depot filled up are found in it afterwards. */
+Test(depot, stacks_found_across_levels) {
+  static za_stack_id_t ids[3000];
+  uintptr_t pcs[5];
+  for (int round = 0; round < 2; round++)
+    for (int s = 0; s < 3000; s++) {
+      fake_stack(pcs, 5, 50000 + (unsigned)s);
+      za_stack_id_t id = za_depot_put(pcs, 5);
+      if (round == 0) ids[s] = id;
+      cr_assert(id != 0 && id == ids[s], "round %d, stack %d: id %u, first %u", round, s, id, ids[s]);
+    }
+}
+
+/* More stacks than the depot's first two levels hold (1024 and 16384): they are frozen and
+ * their successors taken while threads insert. */
 #define THREADS 8
-#define STACKS  2000
+#define STACKS  20000
 
 static za_stack_id_t thread_ids[THREADS][STACKS];
 
-/* Every thread inserts the same stacks, each in its own order, racing for new slots. */
+/* Every thread inserts the same stacks, each in its own order, racing for new slots (and for
+ * freezing the levels that fill). */
 static void *put_many(void *arg) {
   int t = (int)(intptr_t)arg;
   for (int k = 0; k < STACKS; k++) {
@@ -400,7 +740,11 @@ Test(depot, ids_agree_across_threads) {
     cr_assert_eq(za_stack_get(thread_ids[0][s], &pcs), 12);
     cr_assert_arr_eq(pcs, want, sizeof want, "stack %d reads back wrong", s);
   }
-  for (int s = 1; s < STACKS; s++)
-    for (int r = 0; r < s; r++)
-      cr_assert_neq(thread_ids[0][s], thread_ids[0][r], "stacks %d and %d share an id", r, s);
+  static int owner[4 * STACKS];
+  for (int s = 0; s < STACKS; s++) {
+    za_stack_id_t id = thread_ids[0][s];
+    cr_assert_lt(id, 4 * STACKS);
+    cr_assert_eq(owner[id], 0, "stacks %d and %d share an id", owner[id] - 1, s);
+    owner[id] = s + 1;
+  }
 }
