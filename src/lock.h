@@ -1,7 +1,10 @@
-/* zalloc - a small spin lock for the slow paths (chunk pool, large blocks, findings, thread
- * registry). Never on the malloc/free fast path. Test-and-test-and-set, yielding after a short
- * spin so an oversubscribed machine still makes progress. Fork-safe by construction: the fork
- * handlers take every lock before fork and reset them in the child (see runtime.c). */
+/* zalloc - a small lock for the slow paths (page pool, abandoned pages, large blocks, findings,
+ * thread registry, quarantine). Never on the malloc/free fast path. It spins briefly, then
+ * sleeps on a futex: on a machine with few cores, threads that kept spinning or yielding while
+ * the holder was descheduled (or forking, which holds every lock) stole the CPU from it.
+ * States: 0 free, 1 held, 2 held with sleepers (a classic three-state futex mutex). Fork-safe
+ * by construction: the fork handlers take every lock before fork and reset them in the child
+ * (see runtime.c). */
 #ifndef ZA_LOCK_H
 #define ZA_LOCK_H
 #include "common.h"
@@ -16,15 +19,18 @@ static inline void za_cpu_relax(void) {
 typedef struct za_lock { atomic_int held; } za_lock_t;
 #define ZA_LOCK_INIT {0}
 
+void za_lock_wait(za_lock_t *l);
+
 static inline void za_lock(za_lock_t *l) {
-  for (unsigned spins = 0;; spins++) {
-    if (!atomic_exchange_explicit(&l->held, 1, memory_order_acquire)) return;
-    while (atomic_load_explicit(&l->held, memory_order_relaxed)) {
-      if (++spins > 64) za_os_yield();
-      else za_cpu_relax();
-    }
-  }
+  int expect = 0;
+  if (za_likely(atomic_compare_exchange_strong_explicit(&l->held, &expect, 1, memory_order_acquire,
+                                                        memory_order_relaxed)))
+    return;
+  za_lock_wait(l);
 }
-static inline void za_unlock(za_lock_t *l) { atomic_store_explicit(&l->held, 0, memory_order_release); }
+static inline void za_unlock(za_lock_t *l) {
+  if (za_unlikely(atomic_exchange_explicit(&l->held, 0, memory_order_release) == 2))
+    za_os_futex_wake(&l->held, 1);
+}
 static inline void za_lock_reset(za_lock_t *l) { atomic_store_explicit(&l->held, 0, memory_order_relaxed); }
 #endif

@@ -43,6 +43,9 @@ void  za_os_write_all(int fd, const char *buf, size_t n);
 int   za_os_getpid(void);
 int   za_os_gettid(void);
 void  za_os_yield(void);
+/* Sleep while *addr == val (or until woken); wake up to `n` sleepers on addr. */
+void  za_os_futex_wait(atomic_int *addr, int val);
+void  za_os_futex_wake(atomic_int *addr, int n);
 _Noreturn void za_os_exit(int status);
 uint64_t za_os_random_seed(void);                 /* from AT_RANDOM: no getrandom syscall */
 const char *za_os_errno_name(int err);            /* "No such file or directory", no malloc */

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/auxv.h>
 #include <sys/mman.h>
+#include <linux/futex.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -263,6 +264,33 @@ void za_os_write_all(int fd, const char *buf, size_t n) {
 int za_os_getpid(void) { return (int)syscall(SYS_getpid); }
 int za_os_gettid(void) { return (int)syscall(SYS_gettid); }
 void za_os_yield(void) { sched_yield(); }
+
+void za_os_futex_wait(atomic_int *addr, int val) {
+  int saved = errno;
+  syscall(SYS_futex, addr, FUTEX_WAIT_PRIVATE, val, NULL, NULL, 0);
+  errno = saved;
+}
+
+void za_os_futex_wake(atomic_int *addr, int n) {
+  int saved = errno;
+  syscall(SYS_futex, addr, FUTEX_WAKE_PRIVATE, n, NULL, NULL, 0);
+  errno = saved;
+}
+
+/* The contended path of za_lock (lock.h): spin a little while the holder may be about to
+ * release, then sleep. */
+void za_lock_wait(za_lock_t *l) {
+  for (int spins = 0; spins < 100; spins++) {
+    za_cpu_relax();
+    int expect = 0;
+    if (atomic_load_explicit(&l->held, memory_order_relaxed) == 0 &&
+        atomic_compare_exchange_weak_explicit(&l->held, &expect, 1, memory_order_acquire,
+                                              memory_order_relaxed))
+      return;
+  }
+  while (atomic_exchange_explicit(&l->held, 2, memory_order_acquire) != 0)
+    za_os_futex_wait(&l->held, 2);
+}
 _Noreturn void za_os_exit(int status) { _exit(status); }
 
 uint64_t za_os_random_seed(void) {

@@ -1,7 +1,7 @@
 /* Pitfall: fork() while other threads are inside malloc. An allocator must hold every lock
  * across fork (pthread_atfork) and leave the child's heap consistent, or the child hangs on a
  * lock that no thread of its own will ever release, or corrupts the heap. 8 threads allocate
- * and free (small and large blocks) without pause while the main thread forks 100 times; each
+ * and free (small and large blocks) without pause while the main thread forks 40 times; each
  * child allocates, checks and frees a few blocks and leaves with _exit. A child that hangs is
  * killed by its alarm, so the parent reports it instead of hanging as well. */
 #define _GNU_SOURCE
@@ -15,7 +15,7 @@
 #include "pit_say.h"
 
 #define THREADS 8
-#define FORKS 100
+#define FORKS 40
 static atomic_int stop;
 static atomic_long ops;
 
@@ -38,7 +38,7 @@ static void *hammer(void *arg) {
 }
 
 static int child(int round) {
-  alarm(10);
+  alarm(60);
   void *p[16];
   for (int k = 0; k < 16; k++) {
     size_t size = k == 15 ? 1u << 20 : (size_t)(k * 1000 + round + 1);
