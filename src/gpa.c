@@ -671,6 +671,48 @@ static void gpa_check_all(void) {
   za_large_for_each(check_large, NULL);
 }
 
+/* ---- locating an address (crash reports) ---------------------------------------------------- */
+
+/* The block in slot `idx` of `s` (*start, info), if the slot ever held one. */
+static za_block_state_t slot_block(const slab_t *s, uint32_t idx, uintptr_t *start, za_block_info_t *info) {
+  const rec_t *r = &s->recs[idx];
+  uint32_t w = atomic_load_explicit(&r->word, memory_order_acquire);
+  if (W_STATE(w) == ST_NEVER) return ZA_BLOCK_FOREIGN;
+  *start = s->base + (uintptr_t)idx * s->slot_size + REC_LEAD(r);
+  fill_info(r, w, info);
+  return W_STATE(w) == ST_LIVE ? ZA_BLOCK_LIVE : ZA_BLOCK_FREED;
+}
+
+/* Lock-free: records and slab descriptors are only read. An address in a slot's leading guard
+ * is nearer either that slot's block (an underflow) or the previous slot's (an overflow run
+ * through its trailing guard): the nearer of the two. */
+static za_block_state_t gpa_locate(uintptr_t addr, uintptr_t *start, za_block_info_t *info) {
+  if (!za_segmap_owns((void *)addr)) return large_view(za_large_locate(addr, start, info), info);
+  slab_t *s = slab_of(addr, NULL);
+  if (!s || s->cls < 0) return ZA_BLOCK_FOREIGN;
+  uint32_t idx = slot_index(s, addr);
+  if (idx >= s->capacity) return ZA_BLOCK_FOREIGN;
+  uintptr_t here;
+  za_block_info_t here_info;
+  za_block_state_t st = slot_block(s, idx, &here, &here_info);
+  if (idx > 0 && (st == ZA_BLOCK_FOREIGN || addr < here)) {
+    uintptr_t prev;
+    za_block_info_t prev_info;
+    za_block_state_t pst = slot_block(s, idx - 1, &prev, &prev_info);
+    if (pst != ZA_BLOCK_FOREIGN &&
+        (st == ZA_BLOCK_FOREIGN || addr - (prev + prev_info.size) < here - addr)) {
+      *start = prev;
+      *info = prev_info;
+      return pst;
+    }
+  }
+  if (st != ZA_BLOCK_FOREIGN) {
+    *start = here;
+    *info = here_info;
+  }
+  return st;
+}
+
 /* ---- the rest of the contract --------------------------------------------------------------- */
 
 static void gpa_init(void) {
@@ -722,4 +764,5 @@ const za_backend_t za_gpa_backend = {
   .fork_child = gpa_fork_child,
   .for_each_live = gpa_for_each_live,
   .check_all = gpa_check_all,
+  .locate = gpa_locate,
 };
