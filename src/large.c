@@ -273,10 +273,7 @@ static size_t distance(uintptr_t addr, uintptr_t lo, uintptr_t hi) {
 }
 
 za_block_state_t za_large_locate(uintptr_t addr, uintptr_t *start, za_block_info_t *info) {
-  int tries = 0;
-  while (atomic_exchange_explicit(&lock.held, 1, memory_order_acquire))
-    if (++tries == 1000) return ZA_BLOCK_FOREIGN;
-    else za_os_yield();
+  if (!za_lock_try(&lock, 1000)) return ZA_BLOCK_FOREIGN;
   za_block_state_t st = ZA_BLOCK_FOREIGN;
   size_t best = SIZE_MAX;
   for (size_t i = 0; i < cap; i++) {

@@ -25,6 +25,15 @@ static inline void za_lock(za_lock_t *l) {
     }
   }
 }
+/* For signal handlers, which must not wait for a lock the interrupted code may hold: up to
+ * `tries` attempts, yielding between them; false if it stayed busy. */
+static inline bool za_lock_try(za_lock_t *l, int tries) {
+  for (int i = 0; i < tries; i++) {
+    if (!atomic_exchange_explicit(&l->held, 1, memory_order_acquire)) return true;
+    za_os_yield();
+  }
+  return false;
+}
 static inline void za_unlock(za_lock_t *l) { atomic_store_explicit(&l->held, 0, memory_order_release); }
 static inline void za_lock_reset(za_lock_t *l) { atomic_store_explicit(&l->held, 0, memory_order_relaxed); }
 #endif
