@@ -617,13 +617,14 @@ typedef struct live_ctx {
 
 static void live_in_slab(void *arg, slab_t *s) {
   live_ctx_t *lc = arg;
+  uint32_t epoch = atomic_load_explicit(&za_epoch, memory_order_relaxed) & 0xffffu;
   for (uint32_t i = 0; i < s->fresh; i++) {
     rec_t *r = &s->recs[i];
     uint32_t w = atomic_load_explicit(&r->word, memory_order_acquire);
     if (W_STATE(w) != ST_LIVE) continue;
     za_live_block_t b = {.addr = s->base + (uintptr_t)i * s->slot_size + REC_LEAD(r), .size = REC_SIZE(r),
                          .alloc_stack = r->alloc_stack, .tid = r->alloc_tid,
-                         .internal = (w & W_INTERNAL) != 0};
+                         .internal = (w & W_INTERNAL) != 0, .inherited = W_EPOCH(w) != epoch};
     lc->fn(lc->ctx, &b);
   }
 }
@@ -631,7 +632,8 @@ static void live_in_slab(void *arg, slab_t *s) {
 static void live_large(void *arg, void *p, const za_block_info_t *info, bool internal) {
   live_ctx_t *lc = arg;
   za_live_block_t b = {.addr = (uintptr_t)p, .size = za_opt.guard ? info->size - GUARD_MIN : info->size,
-                       .alloc_stack = info->alloc_stack, .tid = info->alloc_tid, .internal = internal};
+                       .alloc_stack = info->alloc_stack, .tid = info->alloc_tid, .internal = internal,
+                       .inherited = info->epoch != atomic_load_explicit(&za_epoch, memory_order_relaxed)};
   lc->fn(lc->ctx, &b);
 }
 
@@ -641,11 +643,16 @@ static void gpa_for_each_live(void (*fn)(void *ctx, const za_live_block_t *b), v
   za_large_for_each(live_large, &lc);
 }
 
+/* In a forked child, blocks from before the fork are left to the parent: a thread that did not
+ * survive the fork may have been half-way through allocating or freeing one (guards not yet
+ * written, fill pattern half done), which would read as an overflow or a write after free. */
 static void check_slab(void *arg, slab_t *s) {
   (void)arg;
+  uint32_t epoch = atomic_load_explicit(&za_epoch, memory_order_relaxed) & 0xffffu;
   for (uint32_t i = 0; i < s->fresh; i++) {
     rec_t *r = &s->recs[i];
     uint32_t w = atomic_load_explicit(&r->word, memory_order_acquire);
+    if (W_EPOCH(w) != epoch) continue;
     uintptr_t slot = s->base + (uintptr_t)i * s->slot_size, p = slot + REC_LEAD(r);
     za_block_info_t info;
     fill_info(r, w, &info);
@@ -660,7 +667,8 @@ static void check_slab(void *arg, slab_t *s) {
 /* Findings may be recorded from here: the findings lock is not taken while walking. */
 static void check_large(void *arg, void *p, const za_block_info_t *info, bool internal) {
   (void)arg;
-  if (internal || !za_opt.guard) return;
+  if (internal || !za_opt.guard || info->epoch != atomic_load_explicit(&za_epoch, memory_order_relaxed))
+    return;
   za_block_info_t i2 = *info;
   i2.size = i2.usable = info->size - GUARD_MIN;
   check_large_guard(p, &i2, ZA_OP_EXIT);
