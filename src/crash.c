@@ -121,8 +121,10 @@ const char *za_crash_collect(za_report_t *r, int signo, const siginfo_t *info, c
   c->code = info ? info->si_code : 0;
   c->tid = za_os_gettid();
   c->sent = info && info->si_code <= 0;
-  c->sender_pid = c->sent ? info->si_pid : 0;
-  c->has_addr = info && !c->sent && (signo == SIGSEGV || signo == SIGBUS) && info->si_addr;
+  /* raise and abort send to themselves: no sender worth naming */
+  c->sender_pid = c->sent && info->si_pid != za_os_getpid() ? info->si_pid : 0;
+  /* Address 0 too (a NULL pointer); not for a general-protection fault, which has none. */
+  c->has_addr = info && !c->sent && (signo == SIGSEGV || signo == SIGBUS) && info->si_code != SI_KERNEL;
   c->addr = c->has_addr ? (uintptr_t)info->si_addr : 0;
   c->stack = uc ? crash_stack(r, uc) : NULL;
   classify_frames(c);

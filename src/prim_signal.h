@@ -32,6 +32,9 @@ void  za_sig_raise_unblocked(int signo);
 void  za_sig_block_all(sigset_t *old);
 void  za_sig_restore_mask(const sigset_t *old);
 
+/* Whether the page holding `addr` is mapped now (mincore). */
+bool  za_sig_page_mapped(uintptr_t addr);
+
 /* Sleep until *word != expected (or a spurious wake-up, or a signal); wake every waiter. */
 void  za_sig_futex_wait(_Atomic uint32_t *word, uint32_t expected);
 void  za_sig_futex_wake(_Atomic uint32_t *word);

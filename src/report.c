@@ -42,6 +42,7 @@ void za_report_note_deepbind(const char *file) {
 }
 
 static _Atomic bool final_done;
+static _Atomic int forking_tid;  /* the thread inside fork(), zalloc's locks taken */
 
 za_final_t za_report_final(int *tid) {
   *tid = atomic_load(&final_tid);
@@ -274,6 +275,10 @@ void za_report_signal(int signo, const siginfo_t *info, const void *ucontext) {
   fill_process(&r);
   r.end = (za_rend_t){.how = ZA_END_SIGNAL, .signo = signo};
   const char *limited = za_crash_collect(&r, signo, info, ucontext);
+  /* Between fork's handlers every zalloc lock is this thread's, with no zalloc frame on its
+   * stack: libdw's malloc would wait for itself. */
+  if (!limited && atomic_load(&forking_tid) == za_os_gettid())
+    limited = "the signal arrived inside fork(), while zalloc held its locks";
   fill_stats(&r, true);
   za_findings_collect(&r, true);
   /* Full names (libdw) only where crash.c found them safe; a fault while naming falls back to
@@ -309,11 +314,18 @@ void za_stack_symbols_done(void) { za_symbolize_done(); }
 /* No report is half-written across a fork: the child would inherit the reporter thread's locks
  * (and libdw's state) mid-way. Taken before every zalloc lock (handlers registered later run
  * first), as a report takes it before them. */
-static void fork_prepare(void) { za_lock(&report_lock); }
-static void fork_parent(void) { za_unlock(&report_lock); }
+static void fork_prepare(void) {
+  za_lock(&report_lock);
+  atomic_store(&forking_tid, za_os_gettid());
+}
+static void fork_parent(void) {
+  atomic_store(&forking_tid, 0);
+  za_unlock(&report_lock);
+}
 
 /* A forked child: its reports are its own, and the tree hears of it. */
 static void fork_child(void) {
+  atomic_store(&forking_tid, 0);
   image_pid = za_os_getpid();
   atomic_store(&final_tid, 0);
   atomic_store(&final_done, false);

@@ -39,11 +39,18 @@ static void note(const char *what, int signo) {
   za_report_line(line);
 }
 
-/* Let the default action go on: a fault recurs when the handler returns, a sent signal is sent
- * again (it is delivered when the handler returns and unblocks it). */
+/* Let the default action go on. A fault recurs when the handler returns, so the core dump
+ * shows the faulting instruction; a sent signal is sent again (delivered when the handler
+ * returns and unblocks it). One exception: an access to an unmapped address whose page the
+ * report mapped meanwhile (libdw maps files, and the kernel reuses a freed block's addresses)
+ * would not fault again, and the program would go on: the signal is sent instead. */
 static void default_action(int signo, const siginfo_t *info) {
   za_sig_set_default(signo);
-  if (!info || info->si_code <= 0) za_sig_raise_unblocked(signo);
+  bool refault = info && info->si_code > 0;
+  if (refault && signo == SIGSEGV && info->si_code == SEGV_MAPERR &&
+      za_sig_page_mapped((uintptr_t)info->si_addr))
+    refault = false;
+  if (!refault) za_sig_raise_unblocked(signo);
 }
 
 static void on_fatal(int signo, siginfo_t *info, void *ucontext) {

@@ -101,6 +101,14 @@ void za_sig_block_all(sigset_t *old) {
 
 void za_sig_restore_mask(const sigset_t *old) { pthread_sigmask(SIG_SETMASK, old, NULL); }
 
+bool za_sig_page_mapped(uintptr_t addr) {
+  int saved = errno;
+  unsigned char vec;
+  bool mapped = mincore((void *)(addr & ~(uintptr_t)4095), 4096, &vec) == 0 || errno != ENOMEM;
+  errno = saved;
+  return mapped;
+}
+
 void za_sig_futex_wait(_Atomic uint32_t *word, uint32_t expected) {
   int saved = errno;
   syscall(SYS_futex, (uint32_t *)word, FUTEX_WAIT_PRIVATE, expected, NULL, NULL, 0);
