@@ -19,20 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
-static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void say(const char *fmt, ...) {
-  char buf[512];
-  va_list ap;
-  va_start(ap, fmt);
-  int n = vsnprintf(buf, sizeof buf, fmt, ap);
-  va_end(ap);
-  if (n > 0 && write(1, buf, (size_t)n) < 0) _exit(99);
-}
-
-static void *launder(void *p) {
-  void *volatile v = p;
-  return v;
-}
+#include "pit_say.h"
 
 void end_forklib_linked(void);
 
