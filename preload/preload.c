@@ -7,7 +7,8 @@
  * the configuration check) happens before main even if nothing allocates, and registers the
  * fork handlers - from here, never from inside malloc, because pthread_atfork may allocate.
  * The report is written from the destructor, never registered with atexit from inside malloc
- * (glibc's atexit calls calloc under its own lock). */
+ * (glibc's atexit calls calloc under its own lock). _exit and _Exit are exported so that
+ * processes ending that way (every dash subshell, most forked helpers) report too. */
 #include "../src/report.h"
 #include "../src/runtime.h"
 #include "../src/stack.h"
@@ -16,6 +17,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <pthread.h>
+#include <stdlib.h>
 
 #define EXPORT __attribute__((visibility("default")))
 
@@ -74,9 +76,15 @@ EXPORT int dlclose(void *handle) {
   return r;
 }
 
+/* _exit and _Exit: the report, then the end of the process (libc's own calls to _exit, at the
+ * end of exit(), are internal to it and never come here). */
+EXPORT void _exit(int status) { za_report__exit(status); }
+EXPORT void _Exit(int status) { za_report__exit(status); }
+
 /* Stack capture is set up here too (its tables are mapped; libunwind, the fallback unwinder, is
- * loaded only if a capture ever needs it): captures before this point return no stack. */
-__attribute__((constructor)) static void zalloc_start(void) {
+ * loaded only if a capture ever needs it): captures before this point return no stack.
+ * glibc passes argc and argv to constructors: the report's command line. */
+__attribute__((constructor)) static void zalloc_start(int argc, char **argv) {
   za_runtime_ensure();
   pthread_atfork(za_fork_prepare, za_fork_parent, za_fork_child);
   /* Our own code, named by a function of ours that cannot be interposed: `malloc` is not one,
@@ -84,20 +92,21 @@ __attribute__((constructor)) static void zalloc_start(void) {
    * entry, and captures then kept zalloc's frames while the leak check skipped the program's
    * data. */
   za_runtime_outside_malloc((const void *)zalloc_start);
+  za_report_start(argc, argv);
 }
 
 /* Our destructor runs before those of libraries initialised ahead of us (all the program's
  * own libraries: preloaded objects are initialised last), and their frees must be seen.
  * glibc runs exit handlers registered while exit handlers run (the library destructors run
- * inside one), so registering the report here puts it after every destructor. Registered
- * with no DSO handle: atexit() would tie it to this library, and __cxa_finalize would run it
- * at once. If it cannot be registered (out of memory), report now. */
-extern int __cxa_atexit(void (*fn)(void *), void *arg, void *dso);
-static void report_at_exit(void *unused) {
+ * inside one), so registering the report here puts it after every destructor; on_exit, not
+ * atexit, since it hands the handler the exit status (atexit would also tie it to this
+ * library, and __cxa_finalize would run it at once). If it cannot be registered (out of
+ * memory), report now, without the status. */
+static void report_on_exit(int status, void *unused) {
   (void)unused;
   fflush(NULL); /* the program's buffered output belongs before the report, as it ran first */
-  za_report_exit();
+  za_report_exit(status);
 }
 __attribute__((destructor)) static void zalloc_exit(void) {
-  if (__cxa_atexit(report_at_exit, NULL, NULL) != 0) za_report_exit();
+  if (on_exit(report_on_exit, NULL) != 0) za_report_exit(0);
 }

@@ -74,6 +74,13 @@ typedef struct za_backend {
   /* Check every block's guard bytes and every quarantined block's fill pattern, recording
    * what is broken; called at exit, before the report. */
   void (*check_all)(void);
+  /* For a crash report: the block that contains `addr` or, failing that, the nearest one
+   * around it (small blocks: in the same or the previous slot; large ones: within a page of
+   * its mapping). LIVE or FREED (*start and `info` filled; FREED while the record still
+   * describes the block), else FOREIGN. Runs in a signal handler that may have interrupted
+   * the backend: takes no lock (or only tries one, briefly), allocates nothing, and never
+   * reads `addr` itself. NULL where the backend keeps no per-block records. */
+  za_block_state_t (*locate)(uintptr_t addr, uintptr_t *start, za_block_info_t *info);
 } za_backend_t;
 
 extern const za_backend_t za_arena_backend;

@@ -2,13 +2,12 @@
  * realloc or malloc_usable_size pointer) and impossible requests (a size no object can have,
  * a size computation that overflows, an invalid alignment: usually a negative or garbage
  * argument). Each is recorded, with the pointer left alone or the request refused as glibc
- * refuses it, and listed in the exit report; repeats of the same error are counted, not
- * repeated.
- * With ZALLOC_ABORT=1 the first error is printed and the process aborts instead. */
+ * refuses it, and collected into the report (report_model.h); repeats of the same error are
+ * counted, not repeated. This file records and collects; it writes nothing.
+ * With ZALLOC_ABORT=1 the first error ends the process instead (za_report_first_error). */
 #ifndef ZA_FINDINGS_H
 #define ZA_FINDINGS_H
 #include "backend.h"
-#include "out.h"
 
 typedef enum za_op {
   ZA_OP_FREE, ZA_OP_REALLOC, ZA_OP_USABLE_SIZE, ZA_OP_MALLOC, ZA_OP_CALLOC, ZA_OP_REALLOCARRAY,
@@ -53,6 +52,15 @@ typedef struct za_finding {
 
 #define ZA_FINDINGS_MAX 256
 
+/* What a finding is, as the report counts it and ZALLOC_SUPPRESS names it. */
+typedef enum za_finding_kind {
+  ZA_FK_DOUBLE_FREE, ZA_FK_INVALID_FREE, ZA_FK_BAD_REALLOC, ZA_FK_BAD_USABLE_SIZE,
+  ZA_FK_BAD_REQUEST, ZA_FK_OVERFLOW, ZA_FK_UNDERFLOW, ZA_FK_WRITE_AFTER_FREE, ZA_FK_MISMATCH,
+  ZA_FK_COUNT
+} za_finding_kind_t;
+
+za_finding_kind_t za_finding_kind(const za_finding_t *f);
+
 void za_finding_record(za_op_t op, const void *p, za_block_state_t state, const za_block_info_t *info);
 /* A broken guard (`what` OVERFLOW/UNDERFLOW) or fill pattern (WRITE_AFTER_FREE) of the block
  * at `p` described by `info`, first bad byte at p + offset, found by `when` (free, realloc,
@@ -67,16 +75,25 @@ void za_finding_mismatch(za_op_t op, const void *p, const za_block_info_t *info,
 void za_finding_request(za_op_t op, za_request_problem_t why, size_t a, size_t b, const void *p);
 
 typedef struct za_findings_summary {
-  uint64_t double_free, invalid_free, bad_realloc, bad_usable_size, bad_request;
-  uint64_t overflow, underflow, write_after_free, mismatch;
+  union {                   /* occurrences of each kind, by name or by za_finding_kind_t */
+    struct {
+      uint64_t double_free, invalid_free, bad_realloc, bad_usable_size, bad_request;
+      uint64_t overflow, underflow, write_after_free, mismatch;
+    };
+    uint64_t by_kind[ZA_FK_COUNT];
+  };
   size_t listed;            /* entries in the list (at most ZA_FINDINGS_MAX) */
   uint64_t not_listed;      /* errors on further addresses, counted only */
 } za_findings_summary_t;
 
 /* Counts, and a copy of the listed findings into `list` (room for ZA_FINDINGS_MAX). */
 void za_findings_snapshot(za_findings_summary_t *sum, za_finding_t *list);
-/* One line describing a finding, prefixed with `prefix`. */
-void za_finding_write(za_out_t *o, const char *prefix, const za_finding_t *f);
+
+struct za_report;
+/* The counts and every listed finding, with its stacks, into the report. `signal_safe`: in a
+ * signal handler, where the list's lock is only tried (a while); false if it stayed busy (the
+ * report then says the findings were not collected). */
+bool za_findings_collect(struct za_report *r, bool signal_safe);
 void za_findings_fork_prepare(void);
 void za_findings_fork_parent(void);
 void za_findings_fork_child(void);  /* the child starts with none */

@@ -388,13 +388,14 @@ static uint32_t carved(const za_page_t *pg) {
 
 static void live_in_page(void *arg, za_page_t *pg) {
   live_ctx_t *lc = arg;
+  uint32_t epoch = atomic_load_explicit(&za_epoch, memory_order_relaxed) & 0xffffu;
   for (uint32_t i = 0, n = carved(pg); i < n; i++) {
     rec_t *r = rec_of(pg, i);
     uint32_t w = atomic_load_explicit(&r->word, memory_order_acquire);
     if (W_STATE(w) != ST_LIVE) continue;
     za_live_block_t b = {.addr = za_page_slot_addr(pg, i) + REC_LEAD(r), .size = REC_SIZE(r),
                          .alloc_stack = r->alloc_stack, .tid = r->alloc_tid,
-                         .internal = (w & W_INTERNAL) != 0};
+                         .internal = (w & W_INTERNAL) != 0, .inherited = W_EPOCH(w) != epoch};
     lc->fn(lc->ctx, &b);
   }
 }
@@ -402,7 +403,8 @@ static void live_in_page(void *arg, za_page_t *pg) {
 static void live_large(void *arg, void *p, const za_block_info_t *info, bool internal) {
   live_ctx_t *lc = arg;
   za_live_block_t b = {.addr = (uintptr_t)p, .size = za_opt.guard ? info->size - GUARD_MIN : info->size,
-                       .alloc_stack = info->alloc_stack, .tid = info->alloc_tid, .internal = internal};
+                       .alloc_stack = info->alloc_stack, .tid = info->alloc_tid, .internal = internal,
+                       .inherited = info->epoch != atomic_load_explicit(&za_epoch, memory_order_relaxed)};
   lc->fn(lc->ctx, &b);
 }
 
@@ -412,11 +414,16 @@ static void gpa_for_each_live(void (*fn)(void *ctx, const za_live_block_t *b), v
   za_large_for_each(live_large, &lc);
 }
 
+/* In a forked child, blocks from before the fork are left to the parent: a thread that did not
+ * survive the fork may have been half-way through allocating or freeing one (guards not yet
+ * written, fill pattern half done), which would read as an overflow or a write after free. */
 static void check_page(void *arg, za_page_t *pg) {
   (void)arg;
+  uint32_t epoch = atomic_load_explicit(&za_epoch, memory_order_relaxed) & 0xffffu;
   for (uint32_t i = 0, n = carved(pg); i < n; i++) {
     rec_t *r = rec_of(pg, i);
     uint32_t w = atomic_load_explicit(&r->word, memory_order_acquire);
+    if (W_EPOCH(w) != epoch) continue;
     uintptr_t slot = za_page_slot_addr(pg, i), p = slot + REC_LEAD(r);
     za_block_info_t info;
     fill_info(r, w, &info);
@@ -431,7 +438,8 @@ static void check_page(void *arg, za_page_t *pg) {
 /* Findings may be recorded from here: the findings lock is not taken while walking. */
 static void check_large(void *arg, void *p, const za_block_info_t *info, bool internal) {
   (void)arg;
-  if (internal || !za_opt.guard) return;
+  if (internal || !za_opt.guard || info->epoch != atomic_load_explicit(&za_epoch, memory_order_relaxed))
+    return;
   za_block_info_t i2 = *info;
   i2.size = i2.usable = info->size - GUARD_MIN;
   check_large_guard(p, &i2, ZA_OP_EXIT);
@@ -440,6 +448,51 @@ static void check_large(void *arg, void *p, const za_block_info_t *info, bool in
 static void gpa_check_all(void) {
   za_segment_for_each_page(check_page, NULL);
   za_large_for_each(check_large, NULL);
+}
+
+/* ---- locating an address (crash reports) ---------------------------------------------------- */
+
+/* The block in slot `idx` of `pg` (*start, info), if the slot ever held one. */
+static za_block_state_t slot_block(const za_page_t *pg, uint32_t idx, uintptr_t *start,
+                                   za_block_info_t *info) {
+  if (za_page_slot_addr(pg, idx) >= pg->bump) return ZA_BLOCK_FOREIGN;
+  const rec_t *r = rec_of(pg, idx);
+  uint32_t w = atomic_load_explicit(&r->word, memory_order_acquire);
+  if (W_STATE(w) == ST_NEVER) return ZA_BLOCK_FOREIGN;
+  *start = za_page_slot_addr(pg, idx) + REC_LEAD(r);
+  fill_info(r, w, info);
+  return W_STATE(w) == ST_LIVE ? ZA_BLOCK_LIVE : ZA_BLOCK_FREED;
+}
+
+/* Lock-free: records and page descriptors are only read. An address in a slot's leading guard
+ * is nearer either that slot's block (an underflow) or the previous slot's (an overflow run
+ * through its trailing guard): the nearer of the two. */
+static za_block_state_t gpa_locate(uintptr_t addr, uintptr_t *start, za_block_info_t *info) {
+  za_segment_t *seg = za_segment_find((void *)addr);
+  if (!seg) return large_view(za_large_locate(addr, start, info), info);
+  const za_page_t *pg = za_segment_page(seg, (void *)addr);
+  if (pg->cls == ZA_NO_CLASS) return ZA_BLOCK_FOREIGN;
+  uint32_t idx = za_page_slot(pg, addr);
+  if (idx >= pg->capacity) return ZA_BLOCK_FOREIGN;
+  uintptr_t here;
+  za_block_info_t here_info;
+  za_block_state_t st = slot_block(pg, idx, &here, &here_info);
+  if (idx > 0 && (st == ZA_BLOCK_FOREIGN || addr < here)) {
+    uintptr_t prev;
+    za_block_info_t prev_info;
+    za_block_state_t pst = slot_block(pg, idx - 1, &prev, &prev_info);
+    if (pst != ZA_BLOCK_FOREIGN &&
+        (st == ZA_BLOCK_FOREIGN || addr - (prev + prev_info.size) < here - addr)) {
+      *start = prev;
+      *info = prev_info;
+      return pst;
+    }
+  }
+  if (st != ZA_BLOCK_FOREIGN) {
+    *start = here;
+    *info = here_info;
+  }
+  return st;
 }
 
 /* ---- the rest of the contract --------------------------------------------------------------- */
@@ -490,4 +543,5 @@ const za_backend_t za_gpa_backend = {
   .fork_child = gpa_fork_child,
   .for_each_live = gpa_for_each_live,
   .check_all = gpa_check_all,
+  .locate = gpa_locate,
 };

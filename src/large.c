@@ -266,6 +266,42 @@ za_block_state_t za_large_resize(void *p, size_t new_size, za_block_info_t *info
   return st;
 }
 
+/* The distance from `addr` to [lo, hi), or SIZE_MAX when it is more than a page. */
+static size_t distance(uintptr_t addr, uintptr_t lo, uintptr_t hi) {
+  size_t d = addr < lo ? lo - addr : addr >= hi ? addr - hi + 1 : 0;
+  return d <= ZA_PAGE_SIZE ? d : SIZE_MAX;
+}
+
+za_block_state_t za_large_locate(uintptr_t addr, uintptr_t *start, za_block_info_t *info) {
+  if (!za_lock_try(&lock, 1000)) return ZA_BLOCK_FOREIGN;
+  za_block_state_t st = ZA_BLOCK_FOREIGN;
+  size_t best = SIZE_MAX;
+  for (size_t i = 0; i < cap; i++) {
+    const entry_t *e = &table[i];
+    size_t d = e->addr > TOMBSTONE ? distance(addr, e->addr, e->addr + e->maplen) : SIZE_MAX;
+    if (d < best) {
+      best = d;
+      st = ZA_BLOCK_LIVE;
+      *start = e->addr;
+      fill_info(e, info);
+    }
+  }
+  for (size_t r = 0; r < RECENT; r++) {
+    size_t d = recent[r].addr ? distance(addr, recent[r].addr, recent[r].addr + page_round(recent[r].size))
+                              : SIZE_MAX;
+    if (d < best) {
+      best = d;
+      st = ZA_BLOCK_FREED;
+      *start = recent[r].addr;
+      *info = (za_block_info_t){.size = recent[r].size, .kind = recent[r].kind,
+                                .alloc_stack = recent[r].alloc_stack, .free_stack = recent[r].free_stack,
+                                .alloc_tid = recent[r].alloc_tid, .free_tid = recent[r].free_tid};
+    }
+  }
+  za_unlock(&lock);
+  return st;
+}
+
 bool za_large_trim(void) {
   za_lock(&lock);
   bool any = cache_count > 0;

@@ -25,6 +25,11 @@ size_t za_large_mapped_bytes(void);
  * allocated with ZA_ALLOC_INTERNAL. */
 void za_large_for_each(void (*fn)(void *ctx, void *p, const za_block_info_t *info, bool internal),
                        void *ctx);
+/* The live or recently freed large block whose mapping holds `addr`, or that `addr` is within a
+ * page of (before its start, or past its mapping's end); FOREIGN if none, or if the lock stayed
+ * busy (it is only tried: a signal handler calls this). `info->size` is the block's size as
+ * recorded (with any guard room the backend added). */
+za_block_state_t za_large_locate(uintptr_t addr, uintptr_t *start, za_block_info_t *info);
 bool za_large_trim(void);           /* unmap the kept mappings; true if there were any */
 void za_large_fork_prepare(void);
 void za_large_fork_parent(void);

@@ -16,6 +16,8 @@
 #include "backend.h"
 #include "options.h"
 #include "prim.h"
+#include "prim_signal.h"
+#include "report_model.h"
 
 #include <link.h>
 #include <string.h>
@@ -116,6 +118,7 @@ typedef struct marker {
   uint32_t *owner;
   size_t start;          /* flooding from this lost block; SIZE_MAX while marking from roots */
   int pagemap_fd;        /* < 0: read root ranges whole */
+  bool copy;             /* read memory through za_sig_read_self (other threads run) */
 } marker_t;
 
 /* Size 0: one byte, so that its start address (and only that) reaches it. */
@@ -171,9 +174,7 @@ static inline void reach(marker_t *m, size_t i) {
   m->work[m->top++] = (uint32_t)i;
 }
 
-static void scan_words(marker_t *m, uintptr_t lo, uintptr_t hi) {
-  lo = za_align_up_ptr(lo, sizeof(uintptr_t));
-  hi &= ~(uintptr_t)(sizeof(uintptr_t) - 1);
+static void scan_direct(marker_t *m, uintptr_t lo, uintptr_t hi) {
   const uintptr_t min = m->min, span = m->span;
   for (const za_word_t *w = (const za_word_t *)lo; (uintptr_t)w < hi; w++) {
     uintptr_t v = *w;
@@ -181,6 +182,27 @@ static void scan_words(marker_t *m, uintptr_t lo, uintptr_t hi) {
     size_t i = find_block(m, v);
     if (i != SIZE_MAX) reach(m, i);
   }
+}
+
+/* While other threads run, memory can be unmapped under the scan (a thread exits, a block is
+ * freed): it is copied a page at a time by a system call that fails instead of faulting. */
+static void scan_copied(marker_t *m, uintptr_t lo, uintptr_t hi) {
+  uintptr_t buf[ZA_PAGE_SIZE / sizeof(uintptr_t)];
+  while (lo < hi) {
+    uintptr_t end = (lo & ~(uintptr_t)(ZA_PAGE_SIZE - 1)) + ZA_PAGE_SIZE;
+    if (end > hi) end = hi;
+    long got = za_sig_read_self(buf, lo, end - lo);
+    if (got > 0) scan_direct(m, (uintptr_t)buf, (uintptr_t)buf + ((size_t)got & ~(sizeof(uintptr_t) - 1)));
+    lo = end;
+  }
+}
+
+static void scan_words(marker_t *m, uintptr_t lo, uintptr_t hi) {
+  lo = za_align_up_ptr(lo, sizeof(uintptr_t));
+  hi &= ~(uintptr_t)(sizeof(uintptr_t) - 1);
+  if (lo >= hi) return;
+  if (za_unlikely(m->copy)) scan_copied(m, lo, hi);
+  else scan_direct(m, lo, hi);
 }
 
 static void drain(marker_t *m) {
@@ -217,7 +239,7 @@ static void scan_root(marker_t *m, uintptr_t lo, uintptr_t hi) {
 }
 
 static bool classify(const za_live_block_t *blocks, size_t n, const za_leak_range_t *roots,
-                     size_t nroots, uint8_t *cls, int pagemap_fd) {
+                     size_t nroots, uint8_t *cls, int pagemap_fd, bool copy) {
   if (n == 0) return true;
   uintptr_t min = blocks[0].addr, max = 0;
   for (size_t i = 0; i < n; i++) {
@@ -232,7 +254,8 @@ static bool classify(const za_live_block_t *blocks, size_t n, const za_leak_rang
   if (n > UINT32_MAX / 2 || (work = za_os_map(work_bytes)) == NULL) return false;
   marker_t m = {.b = blocks, .n = n, .cls = cls, .work = work, .owner = work + n,
                 .bucket = work + 2 * n, .nbuckets = nbuckets, .shift = shift,
-                .start = SIZE_MAX, .pagemap_fd = pagemap_fd, .min = min, .span = max - min};
+                .start = SIZE_MAX, .pagemap_fd = pagemap_fd, .min = min, .span = max - min,
+                .copy = copy};
   for (size_t k = 0, i = 0; k < nbuckets; k++) {
     while (i + 1 < n && blocks[i + 1].addr <= min + ((uintptr_t)k << shift)) i++;
     m.bucket[k] = (uint32_t)i;
@@ -253,7 +276,7 @@ static bool classify(const za_live_block_t *blocks, size_t n, const za_leak_rang
 
 bool za_leaks_classify(const za_live_block_t *blocks, size_t n, const za_leak_range_t *roots,
                        size_t nroots, uint8_t *cls) {
-  return classify(blocks, n, roots, nroots, cls, -1);
+  return classify(blocks, n, roots, nroots, cls, -1, false);
 }
 
 /* ---- roots -------------------------------------------------------------------------------------- */
@@ -445,7 +468,7 @@ static int cmp_block(const void *a, const void *b) {
   return (x->addr > y->addr) - (x->addr < y->addr);
 }
 
-/* ---- the report ------------------------------------------------------------------------------ */
+/* ---- the groups ------------------------------------------------------------------------------ */
 
 typedef struct group {
   uint8_t cls;
@@ -469,45 +492,6 @@ static int cmp_group(const void *a, const void *b) {
   if (x->bytes != y->bytes) return x->bytes > y->bytes ? -1 : 1;
   if (x->cls != y->cls) return x->cls > y->cls ? -1 : 1;
   return (x->stack > y->stack) - (x->stack < y->stack);
-}
-
-static const char *plural(size_t n) { return n == 1 ? "" : "s"; }
-
-static const char *const class_name[3] = {
-  [ZA_LEAK_REACHABLE] = "still reachable",
-  [ZA_LEAK_INDIRECT] = "indirectly lost",
-  [ZA_LEAK_DEFINITE] = "definitely lost",
-};
-
-static void write_group(za_out_t *o, const char *prefix, const char *stack_prefix,
-                        const group_t *g) {
-  za_out_printf(o, "%s%s: %N block%s, %N byte%s, allocated at", prefix, class_name[g->cls],
-                g->blocks, plural(g->blocks), g->bytes, plural(g->bytes));
-  if (g->stack == 0) {
-    za_out_str(o, ": (no stack recorded)\n");
-    return;
-  }
-  if (g->tids == 1) za_out_printf(o, " (thread %d):\n", g->tid);
-  else za_out_printf(o, " (thread %d and %N other threads):\n", g->tid, g->tids - 1);
-  za_stack_write(o, stack_prefix, g->stack);
-}
-
-/* The groups in [0, n) (sorted), at most MAX_LISTED_GROUPS of them, and a line for the rest. */
-static void write_groups(za_out_t *o, const char *prefix, const group_t *g, size_t n,
-                         const char *what) {
-  char stack_prefix[128];
-  za_snprintf(stack_prefix, sizeof stack_prefix, "%s    ", prefix);
-  size_t listed = n < MAX_LISTED_GROUPS ? n : MAX_LISTED_GROUPS;
-  for (size_t i = 0; i < listed; i++) write_group(o, prefix, stack_prefix, &g[i]);
-  if (listed == n) return;
-  size_t blocks = 0, bytes = 0;
-  for (size_t i = listed; i < n; i++) {
-    blocks += g[i].blocks;
-    bytes += g[i].bytes;
-  }
-  za_out_printf(o, "%sand %N more group%s of %s blocks not listed: %N byte%s in %N block%s\n",
-                prefix, n - listed, plural(n - listed), what, bytes, plural(bytes), blocks,
-                plural(blocks));
 }
 
 /* Group the blocks of the classes in `want` (a bit per class) by class, stack and thread, then
@@ -543,36 +527,34 @@ static bool make_groups(const za_live_block_t *b, const uint8_t *cls, size_t n, 
   return true;
 }
 
-static void write_report(za_out_t *o, const char *prefix, const za_live_block_t *b,
-                         const uint8_t *cls, size_t n, const za_leak_totals_t *t) {
+/* Append the groups of the classes in `want` to the report's. */
+static bool add_groups(za_report_t *r, const za_live_block_t *b, const uint8_t *cls, size_t n,
+                       unsigned want) {
   vec_t groups = {.elem = sizeof(group_t)};
-  const unsigned lost = 1u << ZA_LEAK_DEFINITE | 1u << ZA_LEAK_INDIRECT;
-  if (make_groups(b, cls, n, lost, &groups))
-    write_groups(o, prefix, groups.p, groups.n, "lost");
-  if (za_opt.leaks == ZA_LEAKS_ALL) {
-    groups.n = 0;
-    if (make_groups(b, cls, n, 1u << ZA_LEAK_REACHABLE, &groups))
-      write_groups(o, prefix, groups.p, groups.n, "still-reachable");
+  bool ok = make_groups(b, cls, n, want, &groups);
+  za_rleaks_t *lk = &r->leaks;
+  za_rleak_group_t *all = ok && groups.n ? za_rmem_alloc(&r->mem, (lk->ngroups + groups.n) * sizeof *all) : NULL;
+  if (all) {
+    if (lk->ngroups) memcpy(all, lk->groups, lk->ngroups * sizeof *all);
+    const group_t *g = groups.p;
+    for (size_t i = 0; i < groups.n; i++)
+      all[lk->ngroups + i] = (za_rleak_group_t){
+        .cls = (za_leak_class_t)g[i].cls, .stack = za_model_stack(r, g[i].stack), .tid = g[i].tid,
+        .tids = g[i].tids, .blocks = g[i].blocks, .bytes = g[i].bytes};
+    lk->groups = all;
+    lk->ngroups += groups.n;
+  } else if (ok && groups.n) {
+    ok = false;
   }
   vec_free(&groups);
-  const size_t *by = t->bytes, *bl = t->blocks;
-  if (bl[ZA_LEAK_DEFINITE] + bl[ZA_LEAK_INDIRECT] == 0) {
-    za_out_printf(o, "%s  leaks:       none lost (still reachable: %N byte%s in %N block%s)\n",
-                  prefix, by[ZA_LEAK_REACHABLE], plural(by[ZA_LEAK_REACHABLE]),
-                  bl[ZA_LEAK_REACHABLE], plural(bl[ZA_LEAK_REACHABLE]));
-    return;
-  }
-  za_out_printf(o, "%s  leaks:       ", prefix);
-  for (int c = ZA_LEAK_DEFINITE; c >= ZA_LEAK_REACHABLE; c--)
-    za_out_printf(o, "%s %N byte%s in %N block%s%s", class_name[c], by[c], plural(by[c]), bl[c],
-                  plural(bl[c]), c == ZA_LEAK_REACHABLE ? "\n" : ", ");
+  return ok;
 }
 
 /* ---- the check --------------------------------------------------------------------------------- */
 
 /* The scan proper, below the frame of za_leaks_scan that holds the registers. */
-static ZA_NOINLINE void scan(za_live_walk_t walk, za_out_t *o, const char *prefix,
-                             za_leak_totals_t *totals, uintptr_t sp) {
+static ZA_NOINLINE void scan(za_live_walk_t walk, za_report_t *r, bool running, uintptr_t sp) {
+  za_rleaks_t *lk = &r->leaks;
   vec_t blocks = {.elem = sizeof(za_live_block_t)};
   vec_t roots = {.elem = sizeof(za_leak_range_t)};
   uint8_t *cls = NULL;
@@ -581,27 +563,41 @@ static ZA_NOINLINE void scan(za_live_walk_t walk, za_out_t *o, const char *prefi
   za_live_block_t *b = blocks.p;
   size_t n = blocks.n;
   bool ok = !blocks.failed;
-  if (ok && n > 0) {
+  /* zalloc's own blocks (and a forked child's inherited ones) are scanned only for the blocks
+   * they reach: with none to report, there is nothing to classify, and /proc/self/maps is not
+   * even read. */
+  size_t program_blocks = 0;
+  for (size_t i = 0; ok && i < n; i++) program_blocks += !b[i].internal && !b[i].inherited;
+  if (ok && program_blocks > 0) {
     sort_any(b, n, sizeof *b, cmp_block);
     /* Before the roots are read, so that every mapping the scan makes is in the registry. */
     cls_bytes = za_align_up(n, ZA_PAGE_SIZE);
     ok = (cls = za_os_map(cls_bytes)) != NULL && collect_roots(&roots, sp);
   }
-  int pagemap = ok && n > 0 ? za_os_open_read("/proc/self/pagemap") : -1;
-  if (ok && n > 0) ok = classify(b, n, roots.p, roots.n, cls, pagemap);
+  int pagemap = ok && program_blocks > 0 ? za_os_open_read("/proc/self/pagemap") : -1;
+  if (ok && program_blocks > 0) ok = classify(b, n, roots.p, roots.n, cls, pagemap, running);
   if (pagemap >= 0) za_os_close(pagemap);
+  lk->running = running;
   if (!ok) {
-    za_out_printf(o, "%s  leaks:       not checked: out of memory for the scan\n", prefix);
+    lk->state = ZA_LEAKS_NO_MEMORY;
   } else {
-    for (size_t i = 0; i < n; i++) {
-      if (b[i].internal) {
+    lk->state = ZA_LEAKS_CHECKED;
+    for (size_t i = 0; i < n && program_blocks > 0; i++) {
+      if (b[i].internal || b[i].inherited) {
         cls[i] = NOT_REPORTED;
         continue;
       }
-      totals->blocks[cls[i]]++;
-      totals->bytes[cls[i]] += b[i].size;
+      lk->totals.blocks[cls[i]]++;
+      lk->totals.bytes[cls[i]] += b[i].size;
     }
-    write_report(o, prefix, b, cls, n, totals);
+    if (program_blocks > 0) {
+      const unsigned lost = 1u << ZA_LEAK_DEFINITE | 1u << ZA_LEAK_INDIRECT;
+      bool all = za_opt.leaks == ZA_LEAKS_ALL || running;
+      bool grouped = add_groups(r, b, cls, n, lost) &&
+                     (!all || add_groups(r, b, cls, n, 1u << ZA_LEAK_REACHABLE));
+      lk->reachable_listed = all && grouped;
+      if (!grouped) lk->state = ZA_LEAKS_NO_MEMORY;
+    }
   }
   if (cls) za_os_unmap(cls, cls_bytes);
   vec_free(&roots);
@@ -612,9 +608,8 @@ static uintptr_t stack_floor; /* see za_leaks_stack_floor */
 
 /* Not inlined, and the callee-saved registers spilled into this frame: the stack from here up
  * holds every pointer the calling thread has, and scan() runs below it. */
-ZA_NOINLINE void za_leaks_scan(za_live_walk_t walk, za_out_t *o, const char *prefix,
-                               za_leak_totals_t *totals) {
-  memset(totals, 0, sizeof *totals);
+ZA_NOINLINE void za_leaks_scan(za_live_walk_t walk, za_report_t *r, bool running) {
+  memset(&r->leaks, 0, sizeof r->leaks);
   if (walk == NULL || za_opt.leaks == ZA_LEAKS_OFF) return;
   __builtin_unwind_init();
   uintptr_t sp;
@@ -629,14 +624,15 @@ ZA_NOINLINE void za_leaks_scan(za_live_walk_t walk, za_out_t *o, const char *pre
   /* Above the floor, if one was set: the frames between it and here are zalloc's own, whose
    * uninitialised buffers hold stale words from earlier, deeper calls. */
   if (stack_floor > sp) sp = stack_floor;
-  scan(walk, o, prefix, totals, sp & ~(uintptr_t)(sizeof(uintptr_t) - 1));
+  scan(walk, r, running, sp & ~(uintptr_t)(sizeof(uintptr_t) - 1));
   __asm__ volatile("" ::: "memory");  /* keep this frame (and its spills) live until here */
 }
 
-void za_leaks_check(za_out_t *o, const char *prefix, za_leak_totals_t *totals) {
+void za_leaks_collect(za_report_t *r, bool running) {
   za_live_walk_t walk = za_backend ? za_backend->for_each_live : NULL;
-  if (walk && za_opt.leaks != ZA_LEAKS_OFF) __libc_freeres();
-  za_leaks_scan(walk, o, prefix, totals);
+  /* glibc's caches are freed only when nothing will use them again: at the end. */
+  if (walk && za_opt.leaks != ZA_LEAKS_OFF && !running) __libc_freeres();
+  za_leaks_scan(walk, r, running);
 }
 
 void za_leaks_stack_floor(const void *floor) { stack_floor = (uintptr_t)floor; }

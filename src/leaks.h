@@ -10,12 +10,16 @@
  *     reached blocks are scanned in turn;
  *   - a block no root reaches is lost: "indirectly lost" if some other lost block points to it,
  *     else "definitely lost" (of a cycle of lost blocks, one is definitely lost).
- * Lost blocks are reported grouped by allocation stack, largest group first; still-reachable
- * memory is one summary line, or listed in full with ZALLOC_LEAKS=all. */
+ * Lost blocks are collected into the report (report_model.h) grouped by allocation stack,
+ * largest group first; still-reachable ones too with ZALLOC_LEAKS=all and in on-demand reports.
+ * This file collects; it writes nothing.
+ *
+ * While the program runs (an on-demand report) other threads go on: glibc's memory is not
+ * released, memory is read through a system call that fails rather than faults where another
+ * thread unmapped it, and a pointer held only in another thread's registers is not seen. */
 #ifndef ZA_LEAKS_H
 #define ZA_LEAKS_H
 #include "common.h"
-#include "out.h"
 #include "stack.h"
 
 /* A live block, as the backend describes it to the leak check. */
@@ -28,6 +32,8 @@ typedef struct za_live_block {
                                 * program's blocks may be reached only through it (the
                                 * loader's list of libraries runs through the link maps of
                                 * the libraries zalloc loaded), but never reported */
+  bool inherited;              /* allocated before the fork that made this process image: the
+                                * parent's to report, so (like internal) scanned, not reported */
 } za_live_block_t;
 
 typedef enum za_leak_class { ZA_LEAK_REACHABLE, ZA_LEAK_INDIRECT, ZA_LEAK_DEFINITE } za_leak_class_t;
@@ -41,11 +47,12 @@ typedef struct za_leak_totals {
  * into the test program: that program's data must stay a root) leaves no module out. */
 void za_leaks_init(const void *self);
 
-/* Release glibc's memory, scan, classify and write the leak section of the report (each line
- * starting with `prefix`). Returns the totals (also when nothing is written). Uses the
- * backend's for_each_live; must run after every other thread's last allocation that matters
- * (the exit report). */
-void za_leaks_check(za_out_t *o, const char *prefix, za_leak_totals_t *totals);
+struct za_report;
+/* Release glibc's memory (not when `running`), scan, classify, and set the report's leaks:
+ * totals and groups. Uses the backend's for_each_live; at the end it must run after every
+ * other thread's last allocation that matters (the exit report). With no live block of the
+ * program's, nothing is scanned (a process that allocated nothing pays nothing). */
+void za_leaks_collect(struct za_report *r, bool running);
 /* The calling thread's stack is scanned from `floor` up instead of from the stack pointer:
  * the report passes its own frame, so that its buffers (stale data from earlier calls, not
  * the program's) are not roots. The program's registers at exit are in the frames above. */
@@ -55,9 +62,9 @@ void za_leaks_stack_floor(const void *floor);
 
 typedef void (*za_live_walk_t)(void (*fn)(void *ctx, const za_live_block_t *b), void *ctx);
 
-/* za_leaks_check without __libc_freeres, with the blocks `walk` reports (NULL: writes nothing,
- * zero totals), and its output ordered as described there. */
-void za_leaks_scan(za_live_walk_t walk, za_out_t *o, const char *prefix, za_leak_totals_t *totals);
+/* za_leaks_collect without __libc_freeres, with the blocks `walk` reports (NULL: not checked,
+ * zero totals). */
+void za_leaks_scan(za_live_walk_t walk, struct za_report *r, bool running);
 
 typedef struct za_leak_range { uintptr_t lo, hi; } za_leak_range_t;
 

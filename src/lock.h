@@ -32,5 +32,17 @@ static inline void za_unlock(za_lock_t *l) {
   if (za_unlikely(atomic_exchange_explicit(&l->held, 0, memory_order_release) == 2))
     za_os_futex_wake(&l->held, 1);
 }
+/* For signal handlers, which must not wait for a lock the interrupted code may hold: up to
+ * `tries` attempts, yielding between them; false if it stayed busy. */
+static inline bool za_lock_try(za_lock_t *l, int tries) {
+  for (int i = 0; i < tries; i++) {
+    int expect = 0;
+    if (atomic_compare_exchange_strong_explicit(&l->held, &expect, 1, memory_order_acquire,
+                                                memory_order_relaxed))
+      return true;
+    za_os_yield();
+  }
+  return false;
+}
 static inline void za_lock_reset(za_lock_t *l) { atomic_store_explicit(&l->held, 0, memory_order_relaxed); }
 #endif

@@ -1,23 +1,32 @@
 /* zalloc - the option table and its parser (see options.h). */
 #include "options.h"
 
+#include <signal.h>
 #include <string.h>
 
 za_options_t za_opt;
 
-typedef enum { OPT_ENUM, OPT_BOOL, OPT_PATH, OPT_INT, OPT_SIZE } opt_kind_t;
+typedef enum { OPT_ENUM, OPT_BOOL, OPT_PATH, OPT_INT, OPT_SIZE, OPT_TEXT, OPT_SIGNAL } opt_kind_t;
 
 typedef struct {
   const char *name;
   opt_kind_t kind;
   const char *def;      /* default, spelled as a user would write it */
-  const char *values;   /* accepted values, comma separated (ENUM, BOOL); the range (INT,
-                         * SIZE), as "lo-hi"; NULL otherwise */
+  const char *values;   /* accepted values, comma separated (ENUM, BOOL, SIGNAL); the range
+                         * (INT, SIZE), as "lo-hi"; what it is (TEXT); NULL otherwise */
   const char *help;     /* one line for the reference */
   size_t offset;        /* field in za_options_t */
+  size_t size;          /* TEXT: the field's size */
+  const char *metavar;  /* the wrapper's --flag=METAVAR; NULL: a boolean flag, or (with
+                         * `wrapped` false) no flag at all */
+  bool wrapped;         /* the wrapper takes it as --flag */
+  const char *wrapper_help; /* what the flag does, where it is not just the variable */
 } opt_desc_t;
 
 #define BOOL_VALUES "1,0,yes,no,true,false,on,off"
+#define SIGNAL_VALUES "off,SIGUSR1,SIGUSR2,SIGHUP,SIGPWR,SIGWINCH"
+static const int signal_numbers[] = {0, SIGUSR1, SIGUSR2, SIGHUP, SIGPWR, SIGWINCH};
+#define TEXT(field) offsetof(za_options_t, field), sizeof(((za_options_t *)0)->field)
 
 static const opt_desc_t options[] = {
   {"ZALLOC_MODE", OPT_ENUM, "gpa", "gpa,arena",
@@ -26,37 +35,76 @@ static const opt_desc_t options[] = {
    "mismatch findings, and a leak check at exit. `arena`: per-thread bump allocation, O(1) "
    "malloc and free, no checks beyond invalid and double frees; memory is reused only when the "
    "newest block of a chunk is freed or a whole chunk empties.",
-   offsetof(za_options_t, mode)},
+   offsetof(za_options_t, mode), 0, "M", true, NULL},
   {"ZALLOC_STACK_DEPTH", OPT_INT, "16", "0-64",
    "gpa: frames of call stack recorded at every allocation and free (unwound with DWARF call "
    "frame information, so binaries without frame pointers give full stacks). `0` records none: "
    "faster, but findings and leaks then have no stacks.",
-   offsetof(za_options_t, stack_depth)},
+   offsetof(za_options_t, stack_depth), 0, "N", true, NULL},
   {"ZALLOC_QUARANTINE", OPT_SIZE, "16M", "0-1T",
    "gpa: how much memory freed blocks may hold (their slots, records and queue entries) while "
    "they wait, filled with a pattern, before their memory is reused: a write after free is "
    "caught (checked when a block leaves the quarantine and at exit) and a double free names "
    "the first free. A number of bytes, with an optional K, M, G or T suffix; "
    "`0` turns the quarantine off.",
-   offsetof(za_options_t, quarantine)},
+   offsetof(za_options_t, quarantine), 0, "BYTES", true, NULL},
   {"ZALLOC_GUARD", OPT_BOOL, "1", BOOL_VALUES,
    "gpa: guard bytes before and after every block, checked at free, realloc and exit, so a "
    "heap overflow or underflow is reported with the block and its allocation stack.",
-   offsetof(za_options_t, guard)},
+   offsetof(za_options_t, guard), 0, NULL, true, NULL},
   {"ZALLOC_LEAKS", OPT_ENUM, "lost", "lost,all,off",
    "gpa: the leak check at exit. `lost`: blocks no pointer reaches (definitely and indirectly "
    "lost) grouped by allocation stack, still-reachable memory as one line. `all`: also list "
    "the still-reachable blocks by stack. `off`: no leak check.",
-   offsetof(za_options_t, leaks)},
+   offsetof(za_options_t, leaks), 0, "L", true, NULL},
   {"ZALLOC_LOG", OPT_PATH, "stderr", NULL,
-   "Where the exit report (and, with ZALLOC_ABORT, the first error) goes: `stderr`, or a file "
-   "path opened for appending; `%p` in the path becomes the process id, so a tree of processes "
-   "writes one file each. The path is checked at start-up.",
-   offsetof(za_options_t, log)},
+   "Where reports go: `stderr`, or a file path opened for appending; `%p` in the path becomes "
+   "the process id, so a tree of processes writes one file each. The path is checked at "
+   "start-up.",
+   offsetof(za_options_t, log), 0, "PATH", true, NULL},
   {"ZALLOC_ABORT", OPT_BOOL, "0", BOOL_VALUES,
    "Abort (SIGABRT, core dump, debugger stops) at the first heap error after printing it, "
    "instead of recording it for the exit report.",
-   offsetof(za_options_t, abort_on_error)},
+   offsetof(za_options_t, abort_on_error), 0, NULL, true, NULL},
+  {"ZALLOC_FORMAT", OPT_ENUM, "text", "text,json",
+   "How reports are written: `text` (the `==PID==` lines of docs/report.md) or `json` (one JSON "
+   "document per report, on one line, as docs/report.schema.json describes).",
+   offsetof(za_options_t, format), 0, "F", true, NULL},
+  {"ZALLOC_EXITCODE", OPT_INT, "0", "0-255",
+   "A process that would exit with status 0 (exit, a return from main, _exit) but has heap "
+   "errors or definitely lost blocks that no rule suppresses exits with this status instead. "
+   "`0`: off, the program's status is kept.",
+   offsetof(za_options_t, exitcode), 0, "N", true,
+   "Judge the whole tree once it has ended: exit with N when the program exits with status 0 "
+   "but some process of the tree had heap errors or definitely lost blocks that no rule "
+   "suppresses. The processes themselves keep their statuses, so the tree runs as it would "
+   "without zalloc (set ZALLOC_EXITCODE yourself for a status per process)."},
+  {"ZALLOC_SUPPRESS", OPT_TEXT, "", "files separated by `:`",
+   "Suppression files: lines `KIND:PATTERN`, where KIND is a finding kind (`double-free`, "
+   "`heap-overflow`, ...) or `leak`, and PATTERN a glob (`*`, `?`) matched against the "
+   "function, the source file (its path or its name) and the module (its path or its name) of "
+   "every frame of the finding's stacks. Matching items are counted on one line of the report, "
+   "not listed. Read at start-up: a bad line stops the program with its file and line.",
+   TEXT(suppress), "FILE", true, NULL},
+  {"ZALLOC_PRINT_SUPPRESSIONS", OPT_BOOL, "0", BOOL_VALUES,
+   "Under every heap error and lost-block group, print a suppression line for it "
+   "(`suppression: leak:parse_config`), ready to paste into a ZALLOC_SUPPRESS file.",
+   offsetof(za_options_t, print_suppressions), 0, NULL, true, NULL},
+  {"ZALLOC_REPORT_SIGNAL", OPT_SIGNAL, "off", SIGNAL_VALUES,
+   "A signal that makes the running process write a report (what is live, grouped by "
+   "stack, and every finding so far) and go on, as often as it is sent: for servers. A "
+   "thread of zalloc's waits for it (the handler only wakes that thread).",
+   offsetof(za_options_t, report_signal), 0, "SIG", true, NULL},
+  {"ZALLOC_CRASH_REPORT", OPT_BOOL, "1", BOOL_VALUES,
+   "Write a report when the program is killed by SIGSEGV, SIGBUS, SIGFPE, SIGILL or SIGABRT "
+   "(where it crashed, the heap block the address is in or near), then let the signal's "
+   "default action go on. Only for signals whose action is the default when the program "
+   "starts; a handler the program installs stays the program's.",
+   offsetof(za_options_t, crash_report), 0, NULL, true, NULL},
+  {"ZALLOC_SUMMARY_DIR", OPT_TEXT, "", "a directory",
+   "Set by the `zalloc` wrapper: every process of the tree records its start and writes its "
+   "final report as JSON there, for the wrapper's summary. Empty: none.",
+   TEXT(summary_dir), NULL, false, NULL},
 };
 #define N_OPTIONS (sizeof options / sizeof options[0])
 
@@ -115,6 +163,8 @@ static void set_defaults(za_options_t *o) {
   o->guard = true;
   o->leaks = ZA_LEAKS_LOST;
   strcpy(o->log, "stderr");
+  o->format = ZA_FORMAT_TEXT;
+  o->crash_report = true;
 }
 
 static bool parse_one(const opt_desc_t *d, const char *value, za_options_t *out, char *err,
@@ -122,6 +172,7 @@ static bool parse_one(const opt_desc_t *d, const char *value, za_options_t *out,
   char *field = (char *)out + d->offset;
   char buf[SHOWN_MAX];
   switch (d->kind) {
+  case OPT_SIGNAL:
   case OPT_ENUM: {
     int i = list_index(d->values, value);
     if (i < 0) {
@@ -129,7 +180,18 @@ static bool parse_one(const opt_desc_t *d, const char *value, za_options_t *out,
                   shown(value, buf), d->values);
       return false;
     }
-    *(za_mode_t *)field = (za_mode_t)i;
+    if (d->kind == OPT_SIGNAL) *(int *)field = signal_numbers[i];
+    else *(za_mode_t *)field = (za_mode_t)i;
+    return true;
+  }
+  case OPT_TEXT: {
+    size_t n = strlen(value);
+    if (n >= d->size) {
+      za_snprintf(err, errlen, "zalloc: %s=%s is too long; accepted: %s, at most %zu characters",
+                  d->name, shown(value, buf), d->values, d->size - 1);
+      return false;
+    }
+    memcpy(field, value, n + 1);
     return true;
   }
   case OPT_BOOL: {
@@ -233,9 +295,12 @@ void za_options_write_markdown(za_out_t *o) {
                 "| Variable | Default | Accepted | Meaning |\n|---|---|---|---|\n");
   for (size_t i = 0; i < N_OPTIONS; i++) {
     const opt_desc_t *d = &options[i];
-    za_out_printf(o, "| `%s` | `%s` | ", d->name, d->def);
+    if (d->def[0]) za_out_printf(o, "| `%s` | `%s` | ", d->name, d->def);
+    else za_out_printf(o, "| `%s` | (none) | ", d->name);
     if (d->kind == OPT_PATH) {
       za_out_str(o, "`stderr` or a file path");
+    } else if (d->kind == OPT_TEXT) {
+      za_out_str(o, d->values);
     } else if (d->kind == OPT_INT || d->kind == OPT_SIZE) {
       za_out_printf(o, "%s`%s`", d->kind == OPT_SIZE ? "bytes, " : "", d->values);
     } else {
@@ -246,4 +311,133 @@ void za_options_write_markdown(za_out_t *o) {
     }
     za_out_printf(o, " | %s |\n", d->help);
   }
+}
+
+/* ---- the wrapper's view: zalloc --help and zalloc(1) ---------------------------------------- */
+
+bool za_options_wrapper(size_t i, za_wrapper_option_t *out) {
+  for (size_t k = 0; k < N_OPTIONS; k++) {
+    const opt_desc_t *d = &options[k];
+    if (!d->wrapped) continue;
+    if (i-- > 0) continue;
+    memset(out, 0, sizeof *out);
+    out->variable = d->name;
+    size_t n = za_snprintf(out->flag, sizeof out->flag, "--%s", d->name + 7);
+    for (size_t j = 2; j < n; j++)
+      out->flag[j] = out->flag[j] == '_' ? '-' : (char)(out->flag[j] | 0x20);
+    out->metavar = d->metavar;
+    out->values = d->values;
+    out->def = d->def;
+    out->help = d->wrapper_help ? d->wrapper_help : d->help;
+    return true;
+  }
+  return false;
+}
+
+bool za_options_check(const char *variable, const char *value, char *err, size_t errlen) {
+  char var[ZA_SUPPRESS_MAX + 64];
+  za_snprintf(var, sizeof var, "%s=%s", variable, value);
+  char *envp[] = {var, NULL};
+  za_options_t scratch;
+  return za_options_parse(envp, &scratch, err, errlen);
+}
+
+/* Text for troff: `code` as bold, a leading '.' or '\'' escaped, '-' and '\\' escaped. */
+static void man_text(za_out_t *o, const char *s) {
+  bool bold = false, line_start = true;
+  for (const char *p = s; *p; p++) {
+    if (*p == '`') {
+      za_out_str(o, bold ? "\\fR" : "\\fB");
+      bold = !bold;
+    } else if (*p == '-') {
+      za_out_str(o, "\\-");
+    } else if (*p == '\\') {
+      za_out_str(o, "\\e");
+    } else if ((*p == '.' || *p == '\'') && line_start) {
+      za_out_str(o, "\\&");
+      za_out_printf(o, "%c", *p);
+    } else {
+      za_out_printf(o, "%c", *p);
+    }
+    line_start = *p == '\n';
+  }
+  if (bold) za_out_str(o, "\\fR");
+}
+
+static void man_accepted(za_out_t *o, const opt_desc_t *d) {
+  if (d->kind == OPT_PATH) za_out_str(o, "stderr or a file path");
+  else if (d->kind == OPT_TEXT) man_text(o, d->values);
+  else if (d->kind == OPT_INT || d->kind == OPT_SIZE) man_text(o, d->values);
+  else for (const char *p = d->values; *p; p++) za_out_str(o, *p == ',' ? ", " : (char[2]){*p, 0});
+}
+
+void za_options_write_man(za_out_t *o) {
+  za_out_str(o,
+    ".\\\" Generated from the option table in src/options.c by zalloc-options --man; do not edit.\n"
+    ".TH ZALLOC 1 \"\" \"zalloc\" \"User Commands\"\n"
+    ".SH NAME\nzalloc \\- run a program, or a whole tree of processes, under the zalloc heap checker\n"
+    ".SH SYNOPSIS\n.B zalloc\n[\\fIoptions\\fR] [\\fB\\-\\-\\fR] \\fIprogram\\fR [\\fIargs\\fR...]\n"
+    ".br\n.B zalloc \\-\\-summary\n\\fIdirectory\\fR\n"
+    ".SH DESCRIPTION\n"
+    "\\fBzalloc\\fR runs \\fIprogram\\fR with \\fBlibzalloc.so\\fR in \\fBLD_PRELOAD\\fR (prepended to any "
+    "preload already there), so that the program and every dynamically linked process it starts "
+    "use zalloc's checked allocator. Each process writes a report when it ends: at exit, at "
+    "\\fB_exit\\fR, or when a fatal signal kills it; heap errors with their call stacks, and leaks "
+    "grouped by the stack that allocated them.\n"
+    ".PP\nWithout \\fB\\-\\-log\\fR the reports are kept in a temporary directory: when the program ran "
+    "alone its report is printed on standard error; when it started other processes, one summary "
+    "is printed instead (how each process ended, findings and leaks merged across processes by "
+    "stack, worst first), and the reports of the processes that had something to say are kept "
+    "where the summary says. With \\fB\\-\\-log\\fR each report goes where it says and the summary "
+    "follows.\n"
+    ".PP\nA statically linked program is refused: \\fBLD_PRELOAD\\fR cannot reach its allocator.\n"
+    ".SH OPTIONS\n"
+    "Each option sets the environment variable named with it (see \\fBENVIRONMENT\\fR); variables "
+    "already set are kept unless an option overrides them. A boolean option alone means 1.\n");
+  za_wrapper_option_t w;
+  for (size_t i = 0; za_options_wrapper(i, &w); i++) {
+    za_out_str(o, ".TP\n.B ");
+    man_text(o, w.flag);
+    za_out_str(o, w.metavar ? "=" : "");
+    if (w.metavar) za_out_printf(o, "\\fI%s\\fR", w.metavar);
+    za_out_printf(o, "\n(%s) ", w.variable);
+    man_text(o, w.help);
+    za_out_str(o, "\n");
+  }
+  za_out_str(o,
+    ".TP\n.BI \\-\\-summary \" \" directory\n"
+    "Run nothing: print the summary of the final reports in \\fIdirectory\\fR (a "
+    "\\fBZALLOC_SUMMARY_DIR\\fR).\n"
+    ".TP\n.B \\-h, \\-\\-help\nPrint the options and exit.\n"
+    ".SH ENVIRONMENT\n"
+    "libzalloc.so reads these once, when a process starts. A variable that starts with "
+    "\\fBZALLOC_\\fR but is not listed, or a value that is not accepted, stops the program before "
+    "\\fBmain\\fR with exit status 2 and one line naming what is wrong and what is accepted.\n");
+  for (size_t i = 0; i < N_OPTIONS; i++) {
+    const opt_desc_t *d = &options[i];
+    za_out_printf(o, ".TP\n.B %s\n", d->name);
+    man_text(o, d->help);
+    za_out_str(o, " Default: ");
+    man_text(o, d->def[0] ? d->def : "none");
+    za_out_str(o, ". Accepted: ");
+    man_accepted(o, d);
+    za_out_str(o, ".\n");
+  }
+  za_out_str(o,
+    ".TP\n.B ZALLOC_LIBRARY\nThe library the wrapper preloads; else the one beside the wrapper, "
+    "else the installed one.\n"
+    ".SH EXIT STATUS\n"
+    "The program's status; when it was killed by a signal, the wrapper ends by the same signal. "
+    "With \\fB\\-\\-exitcode\\fR=\\fIN\\fR, \\fIN\\fR when the program exited with 0 but some process "
+    "had heap errors or definitely lost blocks. 2: a usage error, a bad setting or a statically "
+    "linked program.\n"
+    ".SH EXAMPLES\n.nf\n"
+    "zalloc ./prog args                        # the report on standard error\n"
+    "zalloc \\-\\-log=/tmp/z.%p.log make \\-j2         # a report per process, and a summary\n"
+    "zalloc \\-\\-exitcode=23 \\-\\-suppress=ci.supp \\-\\- make check   # in CI\n"
+    "zalloc \\-\\-format=json \\-\\-log=out.%p.json ./prog  # JSON reports\n"
+    ".fi\n"
+    ".SH SEE ALSO\n"
+    "docs/report.md (every line of a report), docs/report.schema.json (the JSON reports), "
+    "docs/usage.md, docs/configuration.md; \\fBvalgrind\\fR(1).\n");
 }

@@ -12,7 +12,11 @@ typedef enum za_mode { ZA_MODE_GPA, ZA_MODE_ARENA, ZA_MODE_COUNT } za_mode_t;
 /* ZALLOC_LEAKS: what the exit report says about blocks still allocated (GPA mode). */
 typedef enum za_leaks_mode { ZA_LEAKS_LOST, ZA_LEAKS_ALL, ZA_LEAKS_OFF } za_leaks_mode_t;
 
+/* ZALLOC_FORMAT: how reports are written. */
+typedef enum za_format { ZA_FORMAT_TEXT, ZA_FORMAT_JSON } za_format_t;
+
 #define ZA_PATH_MAX 512
+#define ZA_SUPPRESS_MAX 2048      /* ZALLOC_SUPPRESS: files separated by ':' */
 
 typedef struct za_options {
   za_mode_t mode;
@@ -22,6 +26,13 @@ typedef struct za_options {
   bool guard;              /* guard bytes around every block */
   za_leaks_mode_t leaks;
   char log[ZA_PATH_MAX];   /* "stderr", or a path in which %p still stands for the pid */
+  za_format_t format;
+  int exitcode;            /* 1-255: the status of a process whose status 0 hides errors; 0 off */
+  char suppress[ZA_SUPPRESS_MAX]; /* suppression files, ':'-separated; "" for none */
+  bool print_suppressions; /* a ready suppression line under every finding and leak group */
+  int report_signal;       /* the on-demand report's signal number; 0: none */
+  bool crash_report;       /* a report at SIGSEGV, SIGBUS, SIGFPE, SIGILL and SIGABRT */
+  char summary_dir[ZA_PATH_MAX]; /* the wrapper's tree summary directory; "" for none */
 } za_options_t;
 
 /* The options in force, filled once at start-up (runtime.c). */
@@ -41,4 +52,22 @@ const char *za_mode_name(za_mode_t mode);
 
 /* The option reference as Markdown (docs/configuration.md is this output). */
 void za_options_write_markdown(za_out_t *o);
+
+/* The wrapper's view of the table: every option the wrapper takes, in table order. `flag` is
+ * "--stack-depth" for ZALLOC_STACK_DEPTH, `metavar` what follows '=' ("N"), NULL for the
+ * boolean options, which also stand alone ("--abort" is --abort=1). */
+typedef struct za_wrapper_option {
+  const char *variable;
+  char flag[48];
+  const char *metavar;
+  const char *values;      /* accepted values as the reference spells them */
+  const char *def;
+  const char *help;
+} za_wrapper_option_t;
+/* The i-th wrapper option; false past the last. */
+bool za_options_wrapper(size_t i, za_wrapper_option_t *out);
+/* Check one value as the library would at start-up: false with the error line in err. */
+bool za_options_check(const char *variable, const char *value, char *err, size_t errlen);
+/* The zalloc(1) manual page (troff), from the same table; docs/zalloc.1 is this output. */
+void za_options_write_man(za_out_t *o);
 #endif

@@ -1,46 +1,37 @@
-/* zalloc - turning captured stacks into report lines (za_stack_write), only when a report is
- * written.
+/* zalloc - naming the frames of a report's stacks (see symbolize.h).
  *
- * elfutils' libdwfl names each frame: the module and the offset inside it, the function (ELF
- * symbol table) and, where the module has debug information, the file and line. libdw.so.1
- * is dlopen'ed (RTLD_LOCAL) on the first stack a report writes, so a process that never
- * reports never loads it; without it, dladdr gives the module and exported symbols. One
- * libdwfl session serves a whole report (modules read once, each address looked up once,
- * results cached per address); za_stack_symbols_done ends it.
- *
- * libdw and the loader allocate with malloc: all of this runs between za_stack_internal_begin
- * and _end, so those blocks are zalloc's, not the program's. */
-#include "stack.h"
+ * One libdwfl session serves every report of the process: made on the first report with a
+ * stack, refreshed (dwfl_report_begin .. _end, which keeps the modules it already read) for
+ * each later one (on-demand reports, where libraries may have been loaded since), and never
+ * ended: the exit report runs after the loader's destructors, and dwfl_end then called into
+ * libraries bound lazily after that (libdebuginfod's libcurl), which crashed in the dynamic
+ * linker. Within a report each address is resolved once (a cache in the report's memory). */
+#include "symbolize.h"
 
+#include "elfsym.h"
 #include "lock.h"
 #include "prim.h"
+#include "report_words.h"
 
 #include <dlfcn.h>
 #include <elfutils/libdwfl.h>
+#include <dwarf.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-/* What one address resolves to. Strings belong to the libdwfl session or to the loader. */
-typedef struct za_frame_info {
-  uintptr_t pc;               /* 0: empty cache slot */
-  const char *module;         /* NULL: no module contains pc */
-  uintptr_t module_offset;
-  const char *function;       /* NULL: no symbol */
-  uintptr_t function_offset;
-  const char *file;           /* NULL: no line information */
-  int line;
-} za_frame_info_t;
+#define MAX_INLINE 8               /* frames one address may expand into */
 
-#define ZA_SYM_CACHE_SLOTS 4096u  /* distinct addresses cached in one report */
-
-/* libdwfl's entry points, looked up in libdw.so.1; typed from its header's prototypes. */
+/* libdw's entry points, looked up in libdw.so.1; typed from its header's prototypes. */
 static struct {
   bool tried;
   void *lib;
   Dwfl *dwfl;
+  bool reported;                  /* the session holds the modules of some earlier report */
   Dwfl_Callbacks callbacks;
   __typeof__(dwfl_begin) *begin;
   __typeof__(dwfl_end) *end;
+  __typeof__(dwfl_report_begin) *report_begin;
   __typeof__(dwfl_linux_proc_report) *proc_report;
   __typeof__(dwfl_report_end) *report_end;
   __typeof__(dwfl_addrmodule) *addrmodule;
@@ -48,14 +39,28 @@ static struct {
   __typeof__(dwfl_module_addrinfo) *addrinfo;
   __typeof__(dwfl_module_getsrc) *getsrc;
   __typeof__(dwfl_lineinfo) *lineinfo;
+  __typeof__(dwfl_module_addrdie) *addrdie;
+  __typeof__(dwfl_module_getdwarf) *getdwarf;
+  __typeof__(dwfl_module_build_id) *build_id;
+  __typeof__(dwarf_getscopes) *getscopes;
+  __typeof__(dwarf_tag) *tag;
+  __typeof__(dwarf_diename) *diename;
+  __typeof__(dwarf_attr) *attr;
+  __typeof__(dwarf_attr_integrate) *attr_integrate;
+  __typeof__(dwarf_formstring) *formstring;
+  __typeof__(dwarf_formudata) *formudata;
+  __typeof__(dwarf_diecu) *diecu;
+  __typeof__(dwarf_getsrcfiles) *getsrcfiles;
+  __typeof__(dwarf_filesrc) *filesrc;
+  /* The program's own demangler, if it has libstdc++ (looked up once per report). */
+  char *(*demangle)(const char *, char *, size_t *, int *);
 } za_dw;
 
-static za_lock_t za_sym_lock = ZA_LOCK_INIT;
-static za_frame_info_t *za_sym_cache;   /* ZA_SYM_CACHE_SLOTS entries, from za_os_map */
+static za_lock_t sym_lock = ZA_LOCK_INIT;
 
-/* ---- libdw ----------------------------------------------------------------------------- */
+/* ---- libdw -------------------------------------------------------------------------------- */
 
-#define ZA_DW_SYM(field, name) (*(void **)&za_dw.field = dlsym(za_dw.lib, name)) != NULL
+#define DW_SYM(field, name) (*(void **)&za_dw.field = dlsym(za_dw.lib, name)) != NULL
 
 static bool dw_bind(void) {
   void *find_elf = dlsym(za_dw.lib, "dwfl_linux_proc_find_elf");
@@ -67,136 +72,309 @@ static bool dw_bind(void) {
   if (find_elf == NULL || find_debuginfo == NULL) return false;
   *(void **)&za_dw.callbacks.find_elf = find_elf;
   *(void **)&za_dw.callbacks.find_debuginfo = find_debuginfo;
-  return ZA_DW_SYM(begin, "dwfl_begin") && ZA_DW_SYM(end, "dwfl_end") &&
-         ZA_DW_SYM(proc_report, "dwfl_linux_proc_report") &&
-         ZA_DW_SYM(report_end, "dwfl_report_end") && ZA_DW_SYM(addrmodule, "dwfl_addrmodule") &&
-         ZA_DW_SYM(module_info, "dwfl_module_info") &&
-         ZA_DW_SYM(addrinfo, "dwfl_module_addrinfo") && ZA_DW_SYM(getsrc, "dwfl_module_getsrc") &&
-         ZA_DW_SYM(lineinfo, "dwfl_lineinfo");
+  return DW_SYM(begin, "dwfl_begin") && DW_SYM(end, "dwfl_end") &&
+         DW_SYM(report_begin, "dwfl_report_begin") &&
+         DW_SYM(proc_report, "dwfl_linux_proc_report") && DW_SYM(report_end, "dwfl_report_end") &&
+         DW_SYM(addrmodule, "dwfl_addrmodule") && DW_SYM(module_info, "dwfl_module_info") &&
+         DW_SYM(addrinfo, "dwfl_module_addrinfo") && DW_SYM(getsrc, "dwfl_module_getsrc") &&
+         DW_SYM(lineinfo, "dwfl_lineinfo") && DW_SYM(addrdie, "dwfl_module_addrdie") &&
+         DW_SYM(getdwarf, "dwfl_module_getdwarf") && DW_SYM(build_id, "dwfl_module_build_id") &&
+         DW_SYM(getscopes, "dwarf_getscopes") && DW_SYM(tag, "dwarf_tag") &&
+         DW_SYM(diename, "dwarf_diename") && DW_SYM(attr, "dwarf_attr") &&
+         DW_SYM(attr_integrate, "dwarf_attr_integrate") &&
+         DW_SYM(formstring, "dwarf_formstring") && DW_SYM(formudata, "dwarf_formudata") &&
+         DW_SYM(diecu, "dwarf_diecu") && DW_SYM(getsrcfiles, "dwarf_getsrcfiles") &&
+         DW_SYM(filesrc, "dwarf_filesrc");
 }
 
-/* A session over this process's modules as they are now; NULL if libdw is not available. */
+/* The session, with this process's modules as they are now; NULL without libdw. */
 static Dwfl *dw_session(void) {
-  if (za_dw.dwfl != NULL) return za_dw.dwfl;
   if (!za_dw.tried) {
     za_dw.tried = true;
     za_dw.lib = dlopen("libdw.so.1", RTLD_NOW | RTLD_LOCAL);
     if (za_dw.lib != NULL && !dw_bind()) za_dw.lib = NULL;
   }
   if (za_dw.lib == NULL) return NULL;
-  Dwfl *d = za_dw.begin(&za_dw.callbacks);
-  if (d == NULL) return NULL;
-  if (za_dw.proc_report(d, getpid()) != 0 || za_dw.report_end(d, NULL, NULL) != 0) {
-    za_dw.end(d);
+  if (za_dw.dwfl == NULL && (za_dw.dwfl = za_dw.begin(&za_dw.callbacks)) == NULL) return NULL;
+  if (za_dw.reported) za_dw.report_begin(za_dw.dwfl);
+  if (za_dw.proc_report(za_dw.dwfl, getpid()) != 0 ||
+      za_dw.report_end(za_dw.dwfl, NULL, NULL) != 0) {
+    za_dw.end(za_dw.dwfl);
+    za_dw.dwfl = NULL;
+    za_dw.reported = false;
     return NULL;
   }
-  return za_dw.dwfl = d;
+  za_dw.reported = true;
+  return za_dw.dwfl;
 }
 
-static const char *base_name(const char *path) {
-  const char *slash = strrchr(path, '/');
-  return slash != NULL ? slash + 1 : path;
+/* ---- names --------------------------------------------------------------------------------- */
+
+/* A symbol's name without its version ("__libc_start_main@@GLIBC_2.34"), demangled if it is a
+ * C++ name and the program has a demangler; in the report's memory. */
+static const char *clean_name(za_report_t *r, const char *name, bool full) {
+  if (!name) return NULL;
+  size_t n = strcspn(name, "@");
+  if (n == 0) n = strlen(name);
+  if (full && za_dw.demangle && name[0] == '_' && name[1] == 'Z') {
+    char mangled[1024];
+    if (n < sizeof mangled) {
+      memcpy(mangled, name, n);
+      mangled[n] = '\0';
+      int status = -1;
+      char *d = za_dw.demangle(mangled, NULL, NULL, &status);
+      if (d && status == 0) {
+        const char *copy = za_rmem_strdup(&r->mem, d);
+        free(d);
+        return copy;
+      }
+      free(d);
+    }
+  }
+  return name[n] ? za_rmem_strndup(&r->mem, name, n) : name;
 }
 
-static bool resolve_dw(Dwfl *d, uintptr_t pc, za_frame_info_t *f) {
-  Dwfl_Module *mod = za_dw.addrmodule(d, pc);
-  if (mod == NULL) return false;
+/* ---- full resolution: libdw ------------------------------------------------------------------ */
+
+typedef struct module_note {
+  Dwfl_Module *mod;
+  const char *path;
+  bool debug;                     /* some frame in it has file:line */
+  struct module_note *next;
+} module_note_t;
+
+typedef struct session {
+  za_report_t *r;
+  Dwfl *dwfl;
+  module_note_t *modules;
+} session_t;
+
+static void note_module(session_t *s, Dwfl_Module *mod, const char *path, bool has_line) {
+  for (module_note_t *m = s->modules; m; m = m->next)
+    if (m->mod == mod) {
+      m->debug |= has_line;
+      return;
+    }
+  module_note_t *m = za_rmem_alloc(&s->r->mem, sizeof *m);
+  if (!m) return;
+  *m = (module_note_t){mod, path, has_line, s->modules};
+  s->modules = m;
+}
+
+static const char *die_name(za_report_t *r, Dwarf_Die *die) {
+  Dwarf_Attribute attr;
+  const char *linkage = za_dw.formstring(za_dw.attr_integrate(die, DW_AT_linkage_name, &attr));
+  if (!linkage) linkage = za_dw.formstring(za_dw.attr_integrate(die, DW_AT_MIPS_linkage_name, &attr));
+  if (linkage) return clean_name(r, linkage, true);
+  return za_dw.diename(die);
+}
+
+/* Where the inlined call `die` was made: DW_AT_call_file and DW_AT_call_line. */
+static void call_site(Dwarf_Die *die, Dwarf_Die *cu, const char **file, int *line) {
+  Dwarf_Attribute attr;
+  Dwarf_Word idx = 0, ln = 0;
+  *file = NULL;
+  *line = 0;
+  if (za_dw.formudata(za_dw.attr(die, DW_AT_call_line, &attr), &ln) == 0) *line = (int)ln;
+  Dwarf_Files *files;
+  size_t nfiles;
+  if (za_dw.formudata(za_dw.attr(die, DW_AT_call_file, &attr), &idx) == 0 &&
+      za_dw.getsrcfiles(cu, &files, &nfiles) == 0 && idx < nfiles)
+    *file = za_dw.filesrc(files, idx, NULL, NULL);
+}
+
+/* The calls inlined at `pc` (the call's address), innermost first, as frames; the function
+ * they are inlined into is the last. *count frames set in out; false if debug information
+ * says nothing of pc (the caller falls back to the line table and the symbol). */
+static bool inline_frames(za_report_t *r, Dwfl_Module *mod, uintptr_t pc, za_frame_t *out,
+                          int *count) {
+  Dwarf_Addr bias = 0;
+  Dwarf_Die *cudie = za_dw.addrdie(mod, pc, &bias);
+  if (!cudie) return false;
+  Dwarf_Die *scopes = NULL;
+  int n = za_dw.getscopes(cudie, pc - bias, &scopes);
+  if (n <= 0) {
+    free(scopes);
+    return false;
+  }
+  /* scopes: innermost first, lexical blocks among them. Each inlined subroutine is a frame;
+   * its call site is the line of the frame that contains it. */
+  int k = 0;
+  for (int i = 0; i < n && k < MAX_INLINE; i++) {
+    int tag = za_dw.tag(&scopes[i]);
+    if (tag != DW_TAG_inlined_subroutine && tag != DW_TAG_subprogram) continue;
+    out[k].function = die_name(r, &scopes[i]);
+    out[k].inlined = tag == DW_TAG_inlined_subroutine;
+    if (k + 1 < MAX_INLINE && tag == DW_TAG_inlined_subroutine) {
+      Dwarf_Die cu;
+      if (za_dw.diecu(&scopes[i], &cu, NULL, NULL))
+        call_site(&scopes[i], &cu, &out[k + 1].file, &out[k + 1].line);
+    }
+    k++;
+    if (tag == DW_TAG_subprogram) break;
+  }
+  free(scopes);
+  *count = k;
+  return k > 0;
+}
+
+/* Resolve `pc` into out[0..n): module, function, file:line, inlined calls. */
+static int resolve_full(session_t *s, uintptr_t pc, bool exact, za_frame_t *out) {
+  uintptr_t at = exact ? pc : pc - 1;  /* the call, for a return address */
+  Dwfl_Module *mod = za_dw.addrmodule(s->dwfl, at);
+  if (mod == NULL) return 0;
   Dwarf_Addr start = 0;
-  const char *name = za_dw.module_info(mod, NULL, &start, NULL, NULL, NULL, NULL, NULL);
-  f->module = name != NULL ? base_name(name) : "?";
-  f->module_offset = pc - start;
+  const char *path = za_dw.module_info(mod, NULL, &start, NULL, NULL, NULL, NULL, NULL);
+  for (int i = 0; i < MAX_INLINE; i++) out[i] = (za_frame_t){0};
   GElf_Off off = 0;
   GElf_Sym sym;
-  f->function = za_dw.addrinfo(mod, pc, &off, &sym, NULL, NULL, NULL);
-  f->function_offset = off;
-  Dwfl_Line *line = za_dw.getsrc(mod, pc);
-  if (line != NULL) f->file = za_dw.lineinfo(line, NULL, &f->line, NULL, NULL, NULL);
-  return true;
-}
-
-/* ---- dladdr, the fallback -------------------------------------------------------------- */
-
-static bool resolve_dladdr(uintptr_t pc, za_frame_info_t *f) {
-  Dl_info info;
-  if (dladdr((void *)pc, &info) == 0 || info.dli_fname == NULL) return false;
-  f->module = info.dli_fname[0] != '\0' ? base_name(info.dli_fname) : "?";
-  f->module_offset = pc - (uintptr_t)info.dli_fbase;
-  if (info.dli_sname != NULL) {
-    f->function = info.dli_sname;
-    f->function_offset = pc - (uintptr_t)info.dli_saddr;
+  const char *symbol = za_dw.addrinfo(mod, at, &off, &sym, NULL, NULL, NULL);
+  int n = 1;
+  if (!inline_frames(s->r, mod, at, out, &n)) n = 1;
+  /* The innermost frame's line is the line table's; the outermost frame is the symbol's
+   * function (debug information's name only where the symbol table has none). */
+  Dwfl_Line *line = za_dw.getsrc(mod, at);
+  if (line != NULL) out[0].file = za_dw.lineinfo(line, NULL, &out[0].line, NULL, NULL, NULL);
+  za_frame_t *outer = &out[n - 1];
+  if (symbol) {
+    outer->function = clean_name(s->r, symbol, true);
+    outer->function_offset = off + (exact ? 0 : 1);
   }
-  return true;
-}
-
-/* ---- the per-report cache -------------------------------------------------------------- */
-
-/* Every captured address is a return address: the call that made the frame is the
- * instruction before it, and its line (and, after a call to a noreturn function, even its
- * function) is that of pc - 1. Offsets are shown for pc itself. */
-static za_frame_info_t resolve(uintptr_t pc) {
-  za_frame_info_t f = {.pc = pc};
-  Dwfl *d = dw_session();
-  if (d == NULL || !resolve_dw(d, pc - 1, &f)) resolve_dladdr(pc - 1, &f);
-  f.module_offset++;
-  if (f.function != NULL) f.function_offset++;
-  return f;
-}
-
-static za_frame_info_t lookup(uintptr_t pc) {
-  if (za_sym_cache == NULL) za_sym_cache = za_os_map(ZA_SYM_CACHE_SLOTS * sizeof *za_sym_cache);
-  if (za_sym_cache == NULL) return resolve(pc);
-  uint32_t mask = ZA_SYM_CACHE_SLOTS - 1;
-  uint32_t s = (uint32_t)((pc * 0x9e3779b97f4a7c15u) >> 40) & mask;
-  for (uint32_t probe = 0; probe < ZA_SYM_CACHE_SLOTS / 2; probe++, s = (s + 1) & mask) {
-    if (za_sym_cache[s].pc == pc) return za_sym_cache[s];
-    if (za_sym_cache[s].pc == 0) return za_sym_cache[s] = resolve(pc);
-  }
-  return resolve(pc);   /* crowded: still correct, just not cached */
-}
-
-/* ---- writing --------------------------------------------------------------------------- */
-
-/* A symbol's name without its version ("__libc_start_main@@GLIBC_2.34"), in `buf`. */
-static const char *unversioned(const char *name, char *buf, size_t cap) {
-  size_t n = strcspn(name, "@");
-  if (name[n] == '\0' || n == 0) return name;
-  za_snprintf(buf, n + 1 < cap ? n + 1 : cap, "%s", name);
-  return buf;
-}
-
-static void write_frame(za_out_t *o, const char *prefix, int i, const za_frame_info_t *f) {
-  za_out_printf(o, "%s#%d %p", prefix, i, (void *)f->pc);
-  char name[256];
-  if (f->function != NULL)
-    za_out_printf(o, " in %s+0x%zx", unversioned(f->function, name, sizeof name),
-                  (size_t)f->function_offset);
-  if (f->file != NULL) za_out_printf(o, " at %s:%d", f->file, f->line);
-  if (f->module != NULL) za_out_printf(o, " (%s+0x%zx)\n", f->module, (size_t)f->module_offset);
-  else za_out_str(o, " (no module)\n");
-}
-
-void za_stack_write(za_out_t *o, const char *prefix, za_stack_id_t id) {
-  const uintptr_t *pcs;
-  int n = za_stack_get(id, &pcs);
-  if (n == 0) return;
-  za_stack_internal_begin();
-  za_lock(&za_sym_lock);
+  outer->inlined = false;
+  note_module(s, mod, path, out[0].file != NULL);
   for (int i = 0; i < n; i++) {
-    za_frame_info_t f = lookup(pcs[i]);
-    write_frame(o, prefix, i, &f);
+    out[i].pc = pc;
+    out[i].module = path;
+    out[i].module_offset = pc - start;
+    if (out[i].function && i < n - 1) out[i].function_offset = 0;
   }
-  za_unlock(&za_sym_lock);
-  za_stack_internal_end();
+  return n;
 }
 
-void za_stack_symbols_done(void) {
-  za_stack_internal_begin();
-  za_lock(&za_sym_lock);
-  /* The libdw session is left open: the report runs while the process exits, after the
-   * loader's destructors, and dwfl_end then calls into libraries bound lazily after that
-   * (libdebuginfod's libcurl), which crashed in the dynamic linker. The process is ending. */
-  if (za_sym_cache != NULL) za_os_unmap(za_sym_cache, ZA_SYM_CACHE_SLOTS * sizeof *za_sym_cache);
-  za_sym_cache = NULL;
-  za_unlock(&za_sym_lock);
-  za_stack_internal_end();
+/* ---- signal-safe resolution -------------------------------------------------------------------- */
+
+static int resolve_safe(za_report_t *r, uintptr_t pc, bool exact, za_frame_t *out, bool full) {
+  uintptr_t at = exact ? pc : pc - 1;
+  *out = (za_frame_t){.pc = pc};
+  za_elfsym_t e;
+  if (!za_elfsym_try_begin()) return 1;
+  bool found = za_elfsym_lookup(at, &e);
+  za_elfsym_end();
+  if (!found) return 1;
+  out->module = e.module;
+  out->module_offset = pc - e.module_base;
+  if (e.function) {
+    out->function = clean_name(r, e.function, full);
+    out->function_offset = pc - e.function_start;
+  }
+  return 1;
 }
+
+/* ---- the report's stacks ------------------------------------------------------------------------ */
+
+typedef struct cached {
+  uintptr_t pc;                   /* 0: empty */
+  bool exact;
+  za_frame_t *frames;
+  int n;
+} cached_t;
+
+typedef struct pass {
+  session_t s;
+  bool full;
+  cached_t *cache;
+  size_t slots;
+} pass_t;
+
+static cached_t *lookup(pass_t *p, uintptr_t pc, bool exact) {
+  za_report_t *r = p->s.r;
+  size_t mask = p->slots - 1, i = (size_t)((pc * 0x9e3779b97f4a7c15u) >> 40) & mask;
+  for (size_t probe = 0; p->slots && probe < p->slots; probe++, i = (i + 1) & mask) {
+    if (p->cache[i].pc == pc && p->cache[i].exact == exact) return &p->cache[i];
+    if (p->cache[i].pc == 0) break;
+  }
+  za_frame_t tmp[MAX_INLINE];
+  int n = p->s.dwfl ? resolve_full(&p->s, pc, exact, tmp) : 0;
+  if (n == 0) n = resolve_safe(r, pc, exact, tmp, p->full);
+  za_frame_t *frames = za_rmem_alloc(&r->mem, (size_t)n * sizeof *frames);
+  if (!frames) return NULL;
+  memcpy(frames, tmp, (size_t)n * sizeof *frames);
+  static cached_t none;
+  cached_t *c = p->slots && p->cache[i].pc == 0 ? &p->cache[i] : &none;
+  *c = (cached_t){pc, exact, frames, n};
+  return c;
+}
+
+static void name_stack(void *ctx, za_rstack_t *st) {
+  pass_t *p = ctx;
+  za_frame_t *parts[ZA_STACK_MAX_DEPTH];
+  int counts[ZA_STACK_MAX_DEPTH], total = 0;
+  int npcs = st->npcs < ZA_STACK_MAX_DEPTH ? st->npcs : ZA_STACK_MAX_DEPTH;
+  for (int i = 0; i < npcs; i++) {
+    cached_t *c = lookup(p, st->pcs[i], i == 0 && st->exact_first);
+    parts[i] = c ? c->frames : NULL;
+    counts[i] = c ? c->n : 0;
+    total += counts[i];
+  }
+  za_frame_t *frames = total ? za_rmem_alloc(&p->s.r->mem, (size_t)total * sizeof *frames) : NULL;
+  if (!frames) return;
+  int k = 0;
+  for (int i = 0; i < npcs; i++)
+    for (int j = 0; j < counts[i]; j++) frames[k++] = parts[i][j];
+  st->frames = frames;
+  st->nframes = k;
+}
+
+static void hex(char *out, const unsigned char *bits, int len) {
+  static const char digits[] = "0123456789abcdef";
+  for (int i = 0; i < len; i++) {
+    out[2 * i] = digits[bits[i] >> 4];
+    out[2 * i + 1] = digits[bits[i] & 15];
+  }
+  out[2 * len] = '\0';
+}
+
+/* The modules some frame is in whose frames have no file:line, with their build ids. */
+static void collect_nodebug(pass_t *p) {
+  za_report_t *r = p->s.r;
+  size_t n = 0;
+  for (module_note_t *m = p->s.modules; m; m = m->next) n += !m->debug;
+  if (n == 0 || !(r->nodebug = za_rmem_alloc(&r->mem, n * sizeof *r->nodebug))) return;
+  for (module_note_t *m = p->s.modules; m; m = m->next) {
+    if (m->debug) continue;
+    za_rnodebug_t *h = &r->nodebug[r->nnodebug++];
+    h->module = m->path;
+    const unsigned char *bits;
+    GElf_Addr vaddr;
+    int len = za_dw.build_id(m->mod, &bits, &vaddr);
+    char *id = len > 0 && len <= 64 ? za_rmem_alloc(&r->mem, (size_t)len * 2 + 1) : NULL;
+    if (id) {
+      hex(id, bits, len);
+      h->build_id = id;
+    }
+  }
+}
+
+bool za_symbolize_report(za_report_t *r, bool full) {
+  if (r->nstacks == 0) return false;
+  pass_t p = {.s = {.r = r}, .full = full};
+  p.slots = 4096;
+  p.cache = za_rmem_alloc(&r->mem, p.slots * sizeof *p.cache);
+  if (!p.cache) p.slots = 0;
+  if (!full) {
+    za_model_for_each_stack(r, name_stack, &p);
+    return false;
+  }
+  za_stack_internal_begin();
+  za_lock(&sym_lock);
+  p.s.dwfl = dw_session();
+  if (!za_dw.demangle) *(void **)&za_dw.demangle = dlsym(RTLD_DEFAULT, "__cxa_demangle");
+  za_model_for_each_stack(r, name_stack, &p);
+  if (p.s.dwfl) collect_nodebug(&p);
+  za_unlock(&sym_lock);
+  za_stack_internal_end();
+  r->symbols_full = p.s.dwfl != NULL;
+  return r->symbols_full;
+}
+
+void za_symbolize_done(void) {}

@@ -94,15 +94,26 @@ void za_thread_leave_slow(za_thread_t *t) {
   za_unlock(&orphan_lock);
 }
 
-void za_thread_sum_counters(za_counters_t *out) {
+/* Under the registry lock, which it releases. */
+static void sum_locked(za_counters_t *out) {
   memset(out, 0, sizeof *out);
   za_stats_exited(out);
-  za_lock(&registry_lock);
   for (za_thread_t *t = registry; t; t = t->next)
     for (int i = 0; i < ZA_C_COUNT; i++) za_relaxed_bump(&out->v[i], za_relaxed_load(&t->counters.v[i]));
   za_unlock(&registry_lock);
   for (int i = 0; i < ZA_C_COUNT; i++)
     za_relaxed_bump(&out->v[i], za_relaxed_load(&za_orphan_thread.counters.v[i]));
+}
+
+bool za_thread_try_sum_counters(za_counters_t *out) {
+  if (!za_lock_try(&registry_lock, 1000)) return false;
+  sum_locked(out);
+  return true;
+}
+
+void za_thread_sum_counters(za_counters_t *out) {
+  za_lock(&registry_lock);
+  sum_locked(out);
 }
 
 void za_thread_fork_prepare(void) {

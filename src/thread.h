@@ -43,6 +43,9 @@ static inline void za_thread_leave(za_thread_t *t) {
 void za_thread_init(void);          /* once, at start-up: creates the pthread key */
 /* Sum every thread's counters (live, exited, orphan) into `out`. */
 void za_thread_sum_counters(za_counters_t *out);
+/* The same from a signal handler, which must not wait for the registry's lock: false (out
+ * unset) if it stayed busy through a few tries. */
+bool za_thread_try_sum_counters(za_counters_t *out);
 void za_thread_fork_prepare(void);
 void za_thread_fork_parent(void);
 void za_thread_fork_child(void);    /* drops every thread but the caller */

@@ -3,6 +3,7 @@
  * environment. */
 #include <criterion/criterion.h>
 
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -615,7 +616,7 @@ static size_t zr_rows(const char *md) {
 }
 
 Test(options, markdown_lists_every_variable) {
-  char buf[8192];
+  static char buf[16384];
   za_out_t o;
   za_out_init(&o, -1, buf, sizeof buf - 1);
   za_options_write_markdown(&o);
@@ -640,8 +641,122 @@ Test(options, markdown_lists_every_variable) {
       cr_assert(at && at < end, "%s missing from the %s row", quoted, bools[b]);
     }
   }
+  cr_assert_not_null(strstr(buf, "| `ZALLOC_FORMAT` | `text` | `text`, `json` |"), "%s", buf);
+  cr_assert_not_null(strstr(buf, "| `ZALLOC_EXITCODE` | `0` | `0-255` |"), "%s", buf);
+  cr_assert_not_null(strstr(buf, "| `ZALLOC_SUPPRESS` | (none) | files separated by `:` |"), "%s", buf);
+  cr_assert_not_null(strstr(buf, "| `ZALLOC_REPORT_SIGNAL` | `off` | `off`, `SIGUSR1`, `SIGUSR2`,"), "%s", buf);
+  cr_assert_not_null(strstr(buf, "| `ZALLOC_CRASH_REPORT` | `1` |"), "%s", buf);
   /* One row per variable, each on one line, in the table. */
-  cr_assert_eq(zr_rows(buf), 7, "%s", buf);
+  cr_assert_eq(zr_rows(buf), 14, "%s", buf);
+}
+
+Test(options, report_options) {
+  char *envp[] = {"ZALLOC_FORMAT=json", "ZALLOC_EXITCODE=23", "ZALLOC_SUPPRESS=/a.supp:/b.supp",
+                  "ZALLOC_PRINT_SUPPRESSIONS=yes", "ZALLOC_REPORT_SIGNAL=SIGUSR2",
+                  "ZALLOC_CRASH_REPORT=0", "ZALLOC_SUMMARY_DIR=/tmp/x", NULL};
+  za_options_t o;
+  char err[ERRLEN];
+  cr_assert(parse(envp, &o, err), "unexpected error: %s", err);
+  cr_assert_eq(o.format, ZA_FORMAT_JSON);
+  cr_assert_eq(o.exitcode, 23);
+  cr_assert_str_eq(o.suppress, "/a.supp:/b.supp");
+  cr_assert(o.print_suppressions);
+  cr_assert_eq(o.report_signal, SIGUSR2);
+  cr_assert_not(o.crash_report);
+  cr_assert_str_eq(o.summary_dir, "/tmp/x");
+}
+
+Test(options, report_option_defaults) {
+  za_options_t o;
+  char err[ERRLEN];
+  cr_assert(parse(NULL, &o, err));
+  cr_assert_eq(o.format, ZA_FORMAT_TEXT);
+  cr_assert_eq(o.exitcode, 0);
+  cr_assert_str_eq(o.suppress, "");
+  cr_assert_not(o.print_suppressions);
+  cr_assert_eq(o.report_signal, 0);
+  cr_assert(o.crash_report);
+  cr_assert_str_eq(o.summary_dir, "");
+}
+
+Test(options, bad_report_options) {
+  static const char *const cases[][3] = {
+    {"ZALLOC_FORMAT=xml", "ZALLOC_FORMAT", "json"},
+    {"ZALLOC_EXITCODE=256", "ZALLOC_EXITCODE", "0 to 255"},
+    {"ZALLOC_EXITCODE=-1", "ZALLOC_EXITCODE", "0 to 255"},
+    {"ZALLOC_REPORT_SIGNAL=SIGKILL", "ZALLOC_REPORT_SIGNAL", "SIGUSR2"},
+    {"ZALLOC_REPORT_SIGNAL=usr2", "ZALLOC_REPORT_SIGNAL", "SIGUSR1"},
+    {"ZALLOC_CRASH_REPORT=maybe", "ZALLOC_CRASH_REPORT", "yes"},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    char *envp[] = {(char *)cases[i][0], NULL};
+    za_options_t o;
+    char err[ERRLEN];
+    cr_assert_not(parse(envp, &o, err), "%s accepted", cases[i][0]);
+    assert_error_line(err, (const char *[]){cases[i][1], "accepted", cases[i][2], NULL});
+  }
+}
+
+Test(options, overlong_suppression_list) {
+  static char var[ZA_SUPPRESS_MAX + 64];
+  int n = snprintf(var, sizeof var, "ZALLOC_SUPPRESS=");
+  memset(var + n, 'a', ZA_SUPPRESS_MAX);
+  char *envp[] = {var, NULL};
+  za_options_t o;
+  char err[ERRLEN];
+  cr_assert_not(parse(envp, &o, err));
+  assert_error_line(err, (const char *[]){"ZALLOC_SUPPRESS", "too long", "accepted", NULL});
+}
+
+/* The wrapper's flags come from the same table: every option it takes, spelled from the
+ * variable's name, and none for the variable only the wrapper itself sets. */
+Test(options, wrapper_flags_follow_the_table) {
+  za_wrapper_option_t w;
+  size_t n = 0;
+  bool stack_depth = false, abort_flag = false;
+  for (; za_options_wrapper(n, &w); n++) {
+    cr_assert_str_neq(w.variable, "ZALLOC_SUMMARY_DIR");
+    cr_assert(strncmp(w.flag, "--", 2) == 0 && strchr(w.flag, '_') == NULL, "%s", w.flag);
+    if (strcmp(w.variable, "ZALLOC_STACK_DEPTH") == 0) {
+      stack_depth = true;
+      cr_assert_str_eq(w.flag, "--stack-depth");
+      cr_assert_str_eq(w.metavar, "N");
+    }
+    if (strcmp(w.variable, "ZALLOC_ABORT") == 0) {
+      abort_flag = true;
+      cr_assert_str_eq(w.flag, "--abort");
+      cr_assert_null(w.metavar);
+    }
+  }
+  cr_assert_eq(n, 13);
+  cr_assert(stack_depth && abort_flag);
+  char err[ERRLEN];
+  cr_assert(za_options_check("ZALLOC_MODE", "arena", err, sizeof err));
+  cr_assert_not(za_options_check("ZALLOC_MODE", "fast", err, sizeof err));
+  assert_error_line(err, (const char *[]){"ZALLOC_MODE=fast", "accepted", NULL});
+}
+
+/* The manual page: every variable and every wrapper flag, in troff. */
+Test(options, man_page_lists_every_variable_and_flag) {
+  static char buf[65536];
+  za_out_t o;
+  za_out_init(&o, -1, buf, sizeof buf - 1);
+  za_options_write_man(&o);
+  buf[o.len] = '\0';
+  cr_assert_lt(o.len, sizeof buf - 1);
+  cr_assert(strncmp(buf, ".\\\"", 3) == 0 && strstr(buf, "\n.TH ZALLOC 1 "), "%.200s", buf);
+  static const char *const vars[] = {"ZALLOC_MODE", "ZALLOC_LOG", "ZALLOC_SUPPRESS",
+                                     "ZALLOC_SUMMARY_DIR", "ZALLOC_EXITCODE", NULL};
+  for (const char *const *v = vars; *v; v++) {
+    char want[64];
+    snprintf(want, sizeof want, "\n.B %s\n", *v);
+    cr_assert_not_null(strstr(buf, want), "%s missing", *v);
+  }
+  cr_assert_not_null(strstr(buf, "\n.B \\-\\-stack\\-depth=\\fIN\\fR\n"), "%s", buf);
+  cr_assert_not_null(strstr(buf, "\n.B \\-\\-abort\n"), "%s", buf);
+  /* No line starts with a stray '.' or '\'' of the help text. */
+  for (const char *p = buf; (p = strchr(p, '\n')) != NULL; p++)
+    if (p[1] == '\'') cr_assert_fail("a line starts with a quote: %.60s", p + 1);
 }
 
 /* The table's own figures parse: the defaults it shows are what the parser sets. */

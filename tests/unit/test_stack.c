@@ -364,8 +364,10 @@ Test(stack, context_capture_after_a_call_through_null) {
   const uintptr_t *pcs;
   cr_assert_gt(za_stack_get(context_id, &pcs), 3);
   cr_assert_eq(pcs[0], 0);
+  /* The report writes the caller as the first frame it can name (the crash report says the
+   * program jumped to address 0). */
   const char *text = written(context_id);
-  assert_frame_names(text, 1, "call_null");
+  cr_assert(strstr(text, " in call_null+0x") != NULL, "%s", text);
   cr_assert(strstr(text, " in chain_call_outer+0x") != NULL, "%s", text);
 }
 

@@ -1,8 +1,9 @@
 # Run by /bin/sh (dash) in tests/programs: pipes, subshells, command substitution and exec.
-# dash itself leaves with _exit() and writes no report; every external command it starts
-# leaves through exit() and writes one. Each pipeline's last command reads all its input, so no
-# process dies of SIGPIPE (which would skip its report). The test counts the reports: when you
-# change this script, change EXPECTED_SH_REPORTS in test_programs.c to match.
+# Every external command it starts writes a report (25, counted in the comments below), and so
+# does every subshell dash forks (11: pipeline parts that are builtins, ( ), $( )), which
+# leaves through _exit(). Each pipeline's last command reads all its input, so no process dies
+# of SIGPIPE (which would skip its report). The test counts the reports: when you change this
+# script, change EXPECTED_SH_REPORTS in test_programs.c to match.
 set -e
 seq 1 20000 | sort -r | tail -n 5 | head -n 3              # seq sort tail head
 seq 1 200000 | sort -rn | sed -n '1,3p;$p'                 # seq sort sed
