@@ -29,7 +29,6 @@
 #define ZA_HEAP_H
 #include "segment.h"
 
-typedef struct za_page_list { za_page_t *first, *last; } za_page_list_t;
 
 typedef struct za_heap {
   za_page_t *direct[ZA_NCLASS];     /* where each class allocates first: never NULL */

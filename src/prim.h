@@ -15,6 +15,7 @@ void *za_os_reserve(size_t size);                 /* address space only, pages a
 void  za_os_unmap(void *p, size_t size);
 void *za_os_remap(void *p, size_t old_size, size_t new_size); /* may move */
 void  za_os_decommit(void *p, size_t size);       /* give pages back, contents read as zero */
+void  za_os_hugepages(void *p, size_t size);      /* ask for transparent huge pages (a hint) */
 
 /* The mapping registry: calls fn(ctx, lo, hi) for each maximal page range [lo, hi) zalloc has
  * mapped, in ascending address order, under the registry's lock: `fn` must not map or unmap
@@ -43,6 +44,7 @@ void  za_os_write_all(int fd, const char *buf, size_t n);
 int   za_os_getpid(void);
 int   za_os_gettid(void);
 void  za_os_yield(void);
+uint32_t za_os_now_ms(void);                      /* a coarse monotonic clock, wrapping */
 /* Sleep while *addr == val (or until woken); wake up to `n` sleepers on addr. */
 void  za_os_futex_wait(atomic_int *addr, int val);
 void  za_os_futex_wake(atomic_int *addr, int n);

@@ -12,8 +12,9 @@
  * dereferenced, and a heap overflow can reach other blocks but never the allocator's
  * metadata (the way musl's mallocng keeps its metadata out of band).
  *
- * Free pages wait in a pool per page size: the first few keep their memory, the others are
- * given back to the OS (MADV_DONTNEED) and read as zero when used again. */
+ * Free pages wait in a pool per page size, keeping their memory for a while (segment.c: a page
+ * unused for half a second gives it back to the OS, MADV_DONTNEED, and reads as zero when used
+ * again). */
 #ifndef ZA_SEGMENT_H
 #define ZA_SEGMENT_H
 #include "common.h"
@@ -45,7 +46,7 @@ struct za_heap;
 
 typedef struct za_page {
   /* The first cache line: what malloc and free touch. */
-  za_block_t *free;               /* ready to hand out */
+  _Alignas(64) za_block_t *free;               /* ready to hand out */
   za_block_t *local_free;         /* freed by the owner, handed out once `free` is empty */
   uint32_t used;                  /* handed out, minus those freed to free/local_free */
   uint32_t block_size;
@@ -56,17 +57,22 @@ typedef struct za_page {
   uint32_t recip;                 /* 2^32 / block_size, rounded up: index = off * recip >> 32 */
   struct za_heap *_Atomic heap;   /* the owner; NULL when abandoned or in the pool */
   _Atomic uintptr_t thread_free;  /* freed by other threads: a list and a state (heap.c) */
-  uintptr_t bump, end;            /* blocks never handed out: [bump, end) */
-  /* The rest. */
   uintptr_t start;                /* the page's first block */
+  uintptr_t bump;                 /* blocks never handed out: [bump, end) */
+  /* The rest: the slow paths'. */
+  uintptr_t end;
   uint32_t capacity;              /* blocks that fit */
   uint32_t epoch;                 /* za_epoch when it started serving its class */
   uint32_t ext_epoch;             /* the backend's: when it last reset the page's extension */
   bool committed;                 /* its memory was not given back since last use */
+  uint32_t pool_ms;               /* when it entered the pool (za_os_now_ms) */
   bool zeroed;                    /* [bump, end) reads as zero (fresh or given back) */
   struct za_page *next, *prev;    /* heap queue, full list, pool or abandoned list */
   void *ext;                      /* the backend's per-slot extension for this page */
 } za_page_t;
+_Static_assert(offsetof(za_page_t, bump) < 64, "what free reads is in the first cache line");
+
+typedef struct za_page_list { za_page_t *first, *last; } za_page_list_t;
 
 typedef struct za_segment {
   uintptr_t base;

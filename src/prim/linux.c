@@ -11,6 +11,7 @@
 #include <sys/mman.h>
 #include <linux/futex.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 /* ---- the mapping registry ------------------------------------------------------------------
@@ -194,6 +195,12 @@ void *za_os_remap(void *p, size_t old_size, size_t new_size) {
 
 void za_os_decommit(void *p, size_t size) { madvise(p, size, MADV_DONTNEED); }
 
+void za_os_hugepages(void *p, size_t size) {
+  int saved = errno;
+  madvise(p, size, MADV_HUGEPAGE);
+  errno = saved;
+}
+
 int za_os_open_append(const char *path) {
   int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
   return fd < 0 ? -errno : fd;
@@ -264,6 +271,12 @@ void za_os_write_all(int fd, const char *buf, size_t n) {
 int za_os_getpid(void) { return (int)syscall(SYS_getpid); }
 int za_os_gettid(void) { return (int)syscall(SYS_gettid); }
 void za_os_yield(void) { sched_yield(); }
+
+uint32_t za_os_now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+  return (uint32_t)((uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000);
+}
 
 void za_os_futex_wait(atomic_int *addr, int val) {
   int saved = errno;

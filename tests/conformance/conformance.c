@@ -90,7 +90,7 @@ Test(conformance, zalloc_is_preloaded) {
   cr_assert_neq(dladdr(free_sym, &info), 0);
   cr_assert_not_null(strstr(info.dli_fname, "libzalloc.so"), "free comes from %s", info.dli_fname);
   /* And the figures move the way zalloc counts: one block per malloc, of its usable size. Every
-   * backend gives at least what was asked (the arena its size class, at most a quarter more;
+   * backend gives at least what was asked (the arena its size class, at most an eighth more;
    * the GPA exactly the request, so that a write past it hits the guard). */
   struct mallinfo2 before = mallinfo2();
   void *p = MALLOC(1000);
