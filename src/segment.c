@@ -30,10 +30,7 @@ static _Atomic size_t segments_mapped;
  * never used and pages given back are not counted). */
 static _Atomic size_t committed_bytes;
 
-static bool exp_hp;
 bool za_segment_init(unsigned ext_bits_per_16) {
-  extern char **environ;
-  for (char **e = environ; e && *e; e++) if (!strcmp(*e, "ZA_EXP_HP=1")) exp_hp = true;
   ext_bits = ext_bits_per_16;
   za_segment_table = za_os_reserve(TABLE_ENTRIES * sizeof *za_segment_table);
   return za_segment_table != NULL;
@@ -102,7 +99,6 @@ static void purge_locked(struct pool *pl, uint32_t now) {
 static bool new_segment(unsigned shift) {
   void *mem = za_os_map_aligned(ZA_SEGMENT_SIZE, ZA_SEGMENT_SIZE);
   if (!mem) return false;
-  if (exp_hp) za_os_hugepages(mem, ZA_SEGMENT_SIZE);
   za_segment_t *seg = za_os_map(za_align_up(sizeof *seg, ZA_PAGE_SIZE));
   unsigned char *ext = ext_bits ? za_os_reserve(ext_bytes_per_segment()) : NULL;
   if (!seg || (ext_bits && !ext)) {
