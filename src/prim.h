@@ -15,7 +15,6 @@ void *za_os_reserve(size_t size);                 /* address space only, pages a
 void  za_os_unmap(void *p, size_t size);
 void *za_os_remap(void *p, size_t old_size, size_t new_size); /* may move */
 void  za_os_decommit(void *p, size_t size);       /* give pages back, contents read as zero */
-void  za_os_hugepages(void *p, size_t size);      /* ask for transparent huge pages (a hint) */
 
 /* The mapping registry: calls fn(ctx, lo, hi) for each maximal page range [lo, hi) zalloc has
  * mapped, in ascending address order, under the registry's lock: `fn` must not map or unmap

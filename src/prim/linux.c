@@ -195,12 +195,6 @@ void *za_os_remap(void *p, size_t old_size, size_t new_size) {
 
 void za_os_decommit(void *p, size_t size) { madvise(p, size, MADV_DONTNEED); }
 
-void za_os_hugepages(void *p, size_t size) {
-  int saved = errno;
-  madvise(p, size, MADV_HUGEPAGE);
-  errno = saved;
-}
-
 int za_os_open_append(const char *path) {
   int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
   return fd < 0 ? -errno : fd;
