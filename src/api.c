@@ -53,14 +53,19 @@ static void *alloc_block(za_counter_t call, size_t size, size_t align, unsigned 
   return p;
 }
 
+static ZA_NOINLINE void *malloc_slow(size_t size) {
+  return alloc_block(ZA_C_MALLOC, size, ZA_MIN_ALIGN, 0, ZA_OP_MALLOC, size, 0);
+}
+
+/* The arena's small blocks straight from the core (arena.h), with no call on the way; every
+ * other case by a tail call to the general path. */
 void *za_malloc(size_t size) {
-  /* The arena's small blocks straight from the core (arena.h); everything else below. */
   za_thread_t *t = za_tls_thread;
   if (za_likely(za_arena_fast && t != NULL && size <= ZA_SMALL_MAX)) {
     void *p = za_arena_malloc_small(t, size);
     if (za_likely(p != NULL)) return p;
   }
-  return alloc_block(ZA_C_MALLOC, size, ZA_MIN_ALIGN, 0, ZA_OP_MALLOC, size, 0);
+  return malloc_slow(size);
 }
 
 void *za_calloc(size_t n, size_t size) {
@@ -87,14 +92,18 @@ static bool free_block(za_thread_t *t, za_op_t op, void *p, za_kind_t kind, size
   return true;
 }
 
-void za_free(void *p) {
-  if (!p) return;
-  za_thread_t *ft = za_tls_thread;
-  if (za_likely(za_arena_fast && ft != NULL) && za_likely(za_arena_free_fast(ft, p))) return;
+static ZA_NOINLINE void free_slow(void *p) {
   za_runtime_ensure();
   za_thread_t *t = za_thread_enter();
   if (free_block(t, ZA_OP_FREE, p, ZA_KIND_MALLOC, 0)) za_stats_call(t, ZA_C_FREE);
   za_thread_leave(t);
+}
+
+void za_free(void *p) {
+  if (!p) return;
+  za_thread_t *t = za_tls_thread;
+  if (za_likely(za_arena_fast && t != NULL) && za_likely(za_arena_free_fast(t, p))) return;
+  free_slow(p);
 }
 
 void *za_realloc(void *p, size_t size) {

@@ -23,12 +23,13 @@ static inline za_block_state_t za_arena_classify(const za_page_t *pg, const void
   return ZA_BLOCK_LIVE;
 }
 
-/* malloc of at most ZA_SMALL_MAX bytes on the fast path; NULL: take the general path. */
+/* malloc of at most ZA_SMALL_MAX bytes on the fast path: a block from the class's page's free
+ * list; NULL (the list is empty or broken): take the general path. */
 static inline void *za_arena_malloc_small(za_thread_t *t, size_t size) {
-  void *p = za_heap_alloc(&t->heap, za_class_small_of(size));
+  za_page_t *pg = t->heap.direct[za_class_small_of(size)];
+  void *p = za_heap_pop(pg);
   if (za_likely(p != NULL)) {
-    za_stats_call(t, ZA_C_MALLOC);
-    za_stats_alloc(t, za_class_size(za_class_small_of(size)));
+    za_stats_malloc_block(t, pg->block_size);
   }
   return p;
 }
@@ -41,8 +42,7 @@ static inline bool za_arena_free_fast(za_thread_t *t, void *p) {
   if (za_unlikely(pg->cls == ZA_NO_CLASS) || za_arena_classify(pg, p) != ZA_BLOCK_LIVE) return false;
   uint32_t size = pg->block_size;
   za_heap_free(&t->heap, pg, (za_block_t *)p);
-  za_stats_call(t, ZA_C_FREE);
-  za_stats_free(t, size);
+  za_stats_free_block(t, size);
   return true;
 }
 #endif

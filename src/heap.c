@@ -82,15 +82,16 @@ ZA_COLD za_block_t *za_heap_link_broken(za_page_t *pg, za_block_t *b) {
 /* The block at the head of `pg`'s list lost its key (it was written to after it was freed, or
  * it is on the list twice and was handed out already) or its link leaves the page: neither it
  * nor what follows it is handed out. */
-ZA_COLD void *za_heap_alloc_bad(za_heap_t *h, unsigned c, za_page_t *pg, za_block_t *b) {
+ZA_COLD void za_heap_alloc_bad(za_heap_t *h, unsigned c, za_page_t *pg, za_block_t *b) {
+  (void)h;
+  (void)c;
   za_heap_link_broken(pg, b);
   pg->free = NULL;
-  return za_heap_alloc_slow(h, c);
 }
 
 /* ---- refilling a page's free list ------------------------------------------------------------ */
 
-/* Take the other threads' frees onto the front of `local_free`; the word's state stays. */
+/* Take the other threads' frees onto the front of `free`; the word's state stays. */
 static bool take_thread_free(za_page_t *pg) {
   uintptr_t tf = atomic_load_explicit(&pg->thread_free, memory_order_relaxed);
   do {
@@ -111,8 +112,8 @@ static bool take_thread_free(za_page_t *pg) {
     tail = next;
     n++;
   }
-  tail->next = pg->local_free;
-  pg->local_free = list;
+  tail->next = pg->free;
+  pg->free = list;
   pg->used -= n < pg->used ? n : pg->used;
   return true;
 }
@@ -141,13 +142,7 @@ static bool carve(za_page_t *pg) {
 /* Give `free` (which is empty) blocks again: the owner's own frees first, then other
  * threads', then fresh ones. False if the page has none left. */
 static bool refill(za_page_t *pg) {
-  if (!pg->local_free) take_thread_free(pg);
-  if (pg->local_free) {
-    pg->free = pg->local_free;
-    pg->local_free = NULL;
-    return true;
-  }
-  return carve(pg);
+  return take_thread_free(pg) || carve(pg);
 }
 
 /* ---- full pages and frees from other threads -------------------------------------------------
@@ -329,6 +324,11 @@ static void retire(za_heap_t *h, za_page_t *pg) {
 ZA_NOINLINE void *za_heap_alloc_slow(za_heap_t *h, unsigned c) {
   for (;;) {
     za_page_t *pg = h->direct[c];
+    za_block_t *head = pg->free;
+    if (za_unlikely(head && (head->key != za_heap_key(head) || !za_heap_link_ok(pg, head, head->next)))) {
+      za_heap_alloc_bad(h, c, pg, head);   /* reported, the list dropped */
+      continue;
+    }
     if (pg != &za_page_empty) {
       if (pg->free || refill(pg)) return za_heap_alloc(h, c);
       if (!set_aside(h, c, pg)) continue;     /* another thread freed into it: take those */

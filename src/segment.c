@@ -146,7 +146,7 @@ za_page_t *za_page_take(unsigned shift, unsigned c) {
   }
   za_unlock(&lock);
   pg->next = pg->prev = NULL;
-  pg->free = pg->local_free = NULL;
+  pg->free = NULL;
   atomic_store_explicit(&pg->thread_free, 0, memory_order_relaxed);
   pg->flags = 0;
   pg->used = 0;

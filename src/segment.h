@@ -46,9 +46,8 @@ struct za_heap;
 
 typedef struct za_page {
   /* The first cache line: what malloc and free touch. */
-  _Alignas(64) za_block_t *free;               /* ready to hand out */
-  za_block_t *local_free;         /* freed by the owner, handed out once `free` is empty */
-  uint32_t used;                  /* handed out, minus those freed to free/local_free */
+  _Alignas(64) za_block_t *free;  /* ready to hand out: the owner's frees, newest first */
+  uint32_t used;                  /* handed out, minus those freed onto `free` */
   uint32_t block_size;
   uint8_t flags;                  /* ZA_PAGE_IN_* (the owner's) */
   uint8_t cls;                    /* its class while it serves one, else ZA_NO_CLASS */
@@ -100,7 +99,7 @@ static inline za_segment_t *za_segment_find(const void *p) {
 
 /* The page `p` lies in, in segment `seg` (which za_segment_find gave for p). */
 static inline za_page_t *za_segment_page(za_segment_t *seg, const void *p) {
-  return &seg->pages[((uintptr_t)p - seg->base) >> seg->shift];
+  return &seg->pages[((uintptr_t)p & (ZA_SEGMENT_SIZE - 1)) >> seg->shift];
 }
 
 /* Index of the slot `p` lies in (may be >= capacity: past the last slot). */

@@ -10,12 +10,10 @@ static za_counters_t exited;          /* counters of threads that have exited */
 static _Atomic int64_t in_use;        /* bytes in use, all threads, in batches */
 static _Atomic int64_t peak;
 
-void za_stats_call(za_thread_t *t, za_counter_t call) { za_relaxed_bump(&t->counters.v[call], 1); }
-
 /* Add the thread's batch to the shared figure. The thread's own high-water mark within the
  * batch, on top of the shared figure as it was, is a peak candidate: exact when one thread
  * allocates, and off by at most the other threads' unflushed batches otherwise. */
-static void flush_in_use(za_thread_t *t) {
+void za_stats_flush(za_thread_t *t) {
   int64_t base = atomic_fetch_add_explicit(&in_use, t->in_use_pending, memory_order_relaxed);
   int64_t candidate = base + t->in_use_high;
   t->in_use_pending = t->in_use_high = 0;
@@ -26,28 +24,10 @@ static void flush_in_use(za_thread_t *t) {
   }
 }
 
-static inline void add_in_use(za_thread_t *t, int64_t delta) {
-  int64_t p = t->in_use_pending += delta;
-  if (p > t->in_use_high) t->in_use_high = p;
-  if (p > ZA_STATS_BATCH || p < -ZA_STATS_BATCH) flush_in_use(t);
-}
-
-void za_stats_alloc(za_thread_t *t, size_t size) {
-  za_relaxed_bump(&t->counters.v[ZA_C_BLOCKS_ALLOC], 1);
-  za_relaxed_bump(&t->counters.v[ZA_C_BYTES_ALLOC], size);
-  add_in_use(t, (int64_t)size);
-}
-
-void za_stats_free(za_thread_t *t, size_t size) {
-  za_relaxed_bump(&t->counters.v[ZA_C_BLOCKS_FREED], 1);
-  za_relaxed_bump(&t->counters.v[ZA_C_BYTES_FREED], size);
-  add_in_use(t, -(int64_t)size);
-}
-
 void za_stats_resize(za_thread_t *t, size_t old_size, size_t new_size) {
   if (new_size > old_size) za_relaxed_bump(&t->counters.v[ZA_C_BYTES_ALLOC], new_size - old_size);
   else za_relaxed_bump(&t->counters.v[ZA_C_BYTES_FREED], old_size - new_size);
-  add_in_use(t, (int64_t)new_size - (int64_t)old_size);
+  za_stats_in_use(t, (int64_t)new_size - (int64_t)old_size);
 }
 
 void za_stats_fold(za_thread_t *t) {
@@ -55,7 +35,7 @@ void za_stats_fold(za_thread_t *t) {
     atomic_fetch_add_explicit(&exited.v[i], za_relaxed_load(&t->counters.v[i]), memory_order_relaxed);
     za_relaxed_store(&t->counters.v[i], 0);
   }
-  flush_in_use(t);
+  za_stats_flush(t);
 }
 
 void za_stats_exited(za_counters_t *out) {
@@ -64,7 +44,7 @@ void za_stats_exited(za_counters_t *out) {
 }
 
 size_t za_stats_peak(za_thread_t *t, size_t live_now) {
-  if (t) flush_in_use(t);
+  if (t) za_stats_flush(t);
   int64_t p = atomic_load_explicit(&peak, memory_order_relaxed);
   size_t recorded = p > 0 ? (size_t)p : 0;
   return recorded > live_now ? recorded : live_now;

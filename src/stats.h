@@ -12,10 +12,24 @@
 typedef enum za_counter {
   ZA_C_MALLOC, ZA_C_CALLOC, ZA_C_REALLOC, ZA_C_ALIGNED, ZA_C_FREE,
   ZA_C_BLOCKS_ALLOC, ZA_C_BLOCKS_FREED, ZA_C_BYTES_ALLOC, ZA_C_BYTES_FREED,
+  /* The fast paths count a malloc of one block, or a free of one, in a single counter; they
+   * are folded into the calls and blocks above when counters are summed (za_counters_fold). */
+  ZA_C_MALLOC_BLOCK, ZA_C_FREE_BLOCK,
   ZA_C_COUNT
 } za_counter_t;
 
 typedef struct za_counters { _Atomic uint64_t v[ZA_C_COUNT]; } za_counters_t;
+
+/* Fold the fast paths' counters into the calls and blocks they stand for. */
+static inline void za_counters_fold(za_counters_t *c) {
+  uint64_t m = za_relaxed_load(&c->v[ZA_C_MALLOC_BLOCK]), f = za_relaxed_load(&c->v[ZA_C_FREE_BLOCK]);
+  za_relaxed_bump(&c->v[ZA_C_MALLOC], m);
+  za_relaxed_bump(&c->v[ZA_C_BLOCKS_ALLOC], m);
+  za_relaxed_bump(&c->v[ZA_C_FREE], f);
+  za_relaxed_bump(&c->v[ZA_C_BLOCKS_FREED], f);
+  za_relaxed_store(&c->v[ZA_C_MALLOC_BLOCK], 0);
+  za_relaxed_store(&c->v[ZA_C_FREE_BLOCK], 0);
+}
 
 /* Blocks and bytes still allocated, from summed counters. */
 static inline size_t za_counters_live_blocks(const za_counters_t *c) {
@@ -31,10 +45,11 @@ static inline size_t za_counters_live_bytes(const za_counters_t *c) {
 extern _Atomic uint32_t za_epoch;
 
 struct za_thread;
-void za_stats_call(struct za_thread *t, za_counter_t call);
-void za_stats_alloc(struct za_thread *t, size_t size);
-void za_stats_free(struct za_thread *t, size_t size);
+/* Per call and per block - za_stats_call, za_stats_alloc, za_stats_free - inline in thread.h
+ * (they need the thread's layout). */
 void za_stats_resize(struct za_thread *t, size_t old_size, size_t new_size);
+/* The thread's batch of bytes in use reached ZA_STATS_BATCH: add it to the shared figure. */
+void za_stats_flush(struct za_thread *t);
 /* Move a thread's counters into the process totals (thread exit, fork child). */
 void za_stats_fold(struct za_thread *t);
 void za_stats_exited(za_counters_t *out);       /* adds the folded totals into out */

@@ -103,6 +103,7 @@ static void sum_locked(za_counters_t *out) {
   za_unlock(&registry_lock);
   for (int i = 0; i < ZA_C_COUNT; i++)
     za_relaxed_bump(&out->v[i], za_relaxed_load(&za_orphan_thread.counters.v[i]));
+  za_counters_fold(out);
 }
 
 bool za_thread_try_sum_counters(za_counters_t *out) {

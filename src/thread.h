@@ -40,6 +40,46 @@ static inline void za_thread_leave(za_thread_t *t) {
   if (za_unlikely(t == &za_orphan_thread)) za_thread_leave_slow(t);
 }
 
+/* ---- statistics per call (stats.h): inline on the allocation and free fast paths ---------- */
+
+static inline void za_stats_call(za_thread_t *t, za_counter_t call) {
+  za_relaxed_bump(&t->counters.v[call], 1);
+}
+
+/* Bytes in use: the thread's batch, and its high-water mark within the batch (stats.c). */
+static inline void za_stats_in_use(za_thread_t *t, int64_t delta) {
+  int64_t p = t->in_use_pending += delta;
+  if (p > t->in_use_high) t->in_use_high = p;
+  if (za_unlikely(p > ZA_STATS_BATCH || p < -ZA_STATS_BATCH)) za_stats_flush(t);
+}
+
+static inline void za_stats_alloc(za_thread_t *t, size_t size) {
+  za_relaxed_bump(&t->counters.v[ZA_C_BLOCKS_ALLOC], 1);
+  za_relaxed_bump(&t->counters.v[ZA_C_BYTES_ALLOC], size);
+  za_stats_in_use(t, (int64_t)size);
+}
+
+/* The fast paths: one malloc call that allocated one block, one free that freed one. */
+static inline void za_stats_malloc_block(za_thread_t *t, size_t size) {
+  za_relaxed_bump(&t->counters.v[ZA_C_MALLOC_BLOCK], 1);
+  za_relaxed_bump(&t->counters.v[ZA_C_BYTES_ALLOC], size);
+  za_stats_in_use(t, (int64_t)size);
+}
+
+static inline void za_stats_free_block(za_thread_t *t, size_t size) {
+  za_relaxed_bump(&t->counters.v[ZA_C_FREE_BLOCK], 1);
+  za_relaxed_bump(&t->counters.v[ZA_C_BYTES_FREED], size);
+  /* Going down: no new high-water mark within the batch. */
+  int64_t p = t->in_use_pending -= (int64_t)size;
+  if (za_unlikely(p < -ZA_STATS_BATCH)) za_stats_flush(t);
+}
+
+static inline void za_stats_free(za_thread_t *t, size_t size) {
+  za_relaxed_bump(&t->counters.v[ZA_C_BLOCKS_FREED], 1);
+  za_relaxed_bump(&t->counters.v[ZA_C_BYTES_FREED], size);
+  za_stats_in_use(t, -(int64_t)size);
+}
+
 void za_thread_init(void);          /* once, at start-up: creates the pthread key */
 /* Sum every thread's counters (live, exited, orphan) into `out`. */
 void za_thread_sum_counters(za_counters_t *out);

@@ -593,14 +593,16 @@ Test(arena, double_free_is_recorded) {
   cr_assert_eq(s.double_free, 2);
   cr_assert_eq(s.listed, 1);
   cr_assert_eq(list[0].times, 2);
-  /* Nothing else changed: q is intact and live, malloc works and does not return p. */
+  /* Nothing else changed: q is intact and live, and p - freed once - is handed out once. */
   assert_pattern(q, 64, 14, "a double free disturbed a live block");
   cr_assert_eq(za_malloc_usable_size(q), 64);
-  void *r = za_malloc(64);
+  void *r = za_malloc(64), *r2 = za_malloc(64);
   cr_assert_not_null(r);
-  cr_assert_neq(r, p);
+  cr_assert_not_null(r2);
+  cr_assert_neq(r, r2, "p was handed out twice");
   cr_assert_neq(r, q);
-  cr_assert_eq(za_mallinfo2().ordblks, 2);
+  cr_assert_neq(r2, q);
+  cr_assert_eq(za_mallinfo2().ordblks, 3);
 }
 
 Test(arena, double_free_of_newest_block_hands_it_out_once) {
