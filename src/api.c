@@ -8,6 +8,7 @@
 #include "arena.h"
 #include "backend.h"
 #include "findings.h"
+#include "gpa.h"
 #include "options.h"
 #include "prim.h"
 #include "runtime.h"
@@ -17,6 +18,25 @@
 
 #include <errno.h>
 #include <string.h>
+
+/* ---- the backend's calls on the hot paths ---------------------------------------------------
+ * The default mode's by direct call, so that link-time optimisation can inline them; every
+ * other mode's through the backend table. */
+
+static inline bool gpa_mode(void) { return za_likely(za_backend == &za_gpa_backend); }
+
+static inline void *backend_alloc(za_thread_t *t, size_t size, size_t align, unsigned flags) {
+  return gpa_mode() ? za_gpa_alloc(t, size, align, flags) : za_backend->alloc(t, size, align, flags);
+}
+
+static inline za_block_state_t backend_free(za_thread_t *t, void *p, za_block_info_t *info) {
+  return gpa_mode() ? za_gpa_free(t, p, info) : za_backend->free(t, p, info);
+}
+
+/* The GPA counts what was asked for; other backends may count more (the arena its classes). */
+static inline size_t counted_size(const void *p, size_t requested) {
+  return gpa_mode() ? requested : za_backend->counted_size(p, requested);
+}
 
 static inline bool this_epoch(const za_block_info_t *info) {
   return info->epoch == atomic_load_explicit(&za_epoch, memory_order_relaxed);
@@ -46,8 +66,8 @@ static void *alloc_block(za_counter_t call, size_t size, size_t align, unsigned 
   flags |= alloc_flags(ZA_KIND_MALLOC);
   bool counted = !(flags & ZA_ALLOC_INTERNAL); /* zalloc's own blocks are not the program's */
   if (counted) za_stats_call(t, call);
-  void *p = za_backend->alloc(t, size, align, flags);
-  if (za_likely(p != NULL) && counted) za_stats_alloc(t, za_backend->counted_size(p, size));
+  void *p = backend_alloc(t, size, align, flags);
+  if (za_likely(p != NULL) && counted) za_stats_alloc(t, counted_size(p, size));
   za_thread_leave(t);
   if (za_unlikely(p == NULL)) errno = ENOMEM;
   return p;
@@ -80,7 +100,7 @@ void *za_calloc(size_t n, size_t size) {
  * was one of zalloc's own (the call is then not the program's either). */
 static bool free_block(za_thread_t *t, za_op_t op, void *p, za_kind_t kind, size_t size) {
   za_block_info_t info;
-  za_block_state_t st = za_backend->free(t, p, &info);
+  za_block_state_t st = backend_free(t, p, &info);
   if (za_likely(st == ZA_BLOCK_LIVE)) {
     if (za_unlikely(info.internal)) return false;
     if (this_epoch(&info)) za_stats_free(t, info.size);
@@ -125,13 +145,13 @@ void *za_realloc(void *p, size_t size) {
     za_finding_record(ZA_OP_REALLOC, p, st, &info); /* p is left as it was */
   } else if (q) {
     if (this_epoch(&info) && !info.internal)
-      za_stats_resize(t, info.size, za_backend->counted_size(q, size));
+      za_stats_resize(t, info.size, counted_size(q, size));
     if (za_unlikely(info.kind != ZA_KIND_MALLOC)) za_finding_mismatch(ZA_OP_REALLOC, p, &info, 0);
-  } else if ((q = za_backend->alloc(t, size, ZA_MIN_ALIGN,
+  } else if ((q = backend_alloc(t, size, ZA_MIN_ALIGN,
                                     (size > info.size ? ZA_ALLOC_GROWING : 0) |
                                         (info.internal ? ZA_ALLOC_INTERNAL : 0) |
                                         alloc_flags(ZA_KIND_MALLOC))) != NULL) {
-    if (!info.internal && !za_stack_internal()) za_stats_alloc(t, za_backend->counted_size(q, size));
+    if (!info.internal && !za_stack_internal()) za_stats_alloc(t, counted_size(q, size));
     /* Up to the old usable size: a program may have used all that malloc_usable_size said. */
     memcpy(q, p, info.usable < size ? info.usable : size);
     free_block(t, ZA_OP_REALLOC, p, ZA_KIND_MALLOC, 0);

@@ -126,9 +126,13 @@ static void *large_alloc(za_thread_t *t, size_t size, size_t align, unsigned fla
  * handed out is left alone (it belongs to a live or quarantined block). */
 static uintptr_t take_slot(za_thread_t *t, unsigned c, za_page_t **pgp, rec_t **rp) {
   for (;;) {
-    uintptr_t slot = (uintptr_t)za_heap_alloc(&t->heap, c);
-    if (za_unlikely(!slot)) return 0;
-    za_page_t *pg = za_segment_page(za_segment_find((void *)slot), (void *)slot);
+    za_page_t *pg = t->heap.direct[c];
+    uintptr_t slot = (uintptr_t)za_heap_pop(pg);
+    if (za_unlikely(!slot)) {
+      slot = (uintptr_t)za_heap_alloc_slow(&t->heap, c);
+      if (za_unlikely(!slot)) return 0;
+      pg = za_segment_page(za_segment_find((void *)slot), (void *)slot);
+    }
     uint32_t idx = za_page_slot(pg, slot);
     rec_t *r = rec_of(pg, idx);
     unsigned st = W_STATE(atomic_load_explicit(&r->word, memory_order_relaxed));
@@ -143,7 +147,7 @@ static uintptr_t take_slot(za_thread_t *t, unsigned c, za_page_t **pgp, rec_t **
   }
 }
 
-static void *gpa_alloc(za_thread_t *t, size_t size, size_t align, unsigned flags) {
+void *za_gpa_alloc(za_thread_t *t, size_t size, size_t align, unsigned flags) {
   size_t lead = za_opt.guard ? GUARD_MIN : 0;
   size_t need = size + (za_opt.guard ? 2 * GUARD_MIN : 0);
   if (align > ZA_MIN_ALIGN) need += align - ZA_MIN_ALIGN;
@@ -324,7 +328,7 @@ static za_block_state_t large_free(za_thread_t *t, void *p, za_block_info_t *inf
   return large_view(za_large_free(p, info, fs, t->tid), info);
 }
 
-static za_block_state_t gpa_free(za_thread_t *t, void *p, za_block_info_t *info) {
+za_block_state_t za_gpa_free(za_thread_t *t, void *p, za_block_info_t *info) {
   za_segment_t *seg = za_segment_find(p);
   if (!seg) return large_free(t, p, info, ZA_OP_FREE);
   where_t wh;
@@ -531,9 +535,9 @@ const za_backend_t za_gpa_backend = {
   .init = gpa_init,
   .thread_init = gpa_thread_init,
   .thread_exit = gpa_thread_exit,
-  .alloc = gpa_alloc,
+  .alloc = za_gpa_alloc,
   .lookup = gpa_lookup,
-  .free = gpa_free,
+  .free = za_gpa_free,
   .resize = gpa_resize,
   .counted_size = gpa_counted_size,
   .trim = gpa_trim,

@@ -10,6 +10,10 @@
 #define ZA_GUARD_BYTE 0xabu
 #define ZA_FREED_BYTE 0xfdu
 
+/* The backend's alloc and free (za_gpa_backend's), for api.c's direct calls. */
+void *za_gpa_alloc(za_thread_t *t, size_t size, size_t align, unsigned flags);
+za_block_state_t za_gpa_free(za_thread_t *t, void *p, za_block_info_t *info);
+
 /* A quarantined block leaves the quarantine: check its fill pattern (recording a write after
  * free), then make its memory reusable. Called by the quarantine without any lock held. */
 void za_gpa_release(za_thread_t *t, uintptr_t p);
