@@ -228,13 +228,22 @@ static za_block_state_t gpa_lookup(const void *p, za_block_info_t *info) {
 
 /* ---- checks ---------------------------------------------------------------------------- */
 
-/* First byte in [p, p + n) that is not `byte`, or NULL. */
+/* First byte in [p, p + n) that is not `byte`, or NULL. Freed blocks are checked whole when
+ * they leave the quarantine: 64 bytes a step, the differences of eight words or'ed together,
+ * so the loop is a run of loads and one branch (it was a third of the quarantine's cost). */
 static const unsigned char *pattern_mismatch(const unsigned char *p, size_t n, unsigned char byte) {
-  uint64_t word = 0x0101010101010101ull * byte;
+  const uint64_t word = 0x0101010101010101ull * byte;
   size_t i = 0;
   while (i < n && ((uintptr_t)(p + i) & 7)) {
     if (p[i] != byte) return p + i;
     i++;
+  }
+  for (; i + 64 <= n; i += 64) {
+    typedef uint64_t __attribute__((may_alias)) word_t;
+    const word_t *w = (const word_t *)(const void *)(p + i);
+    uint64_t diff = (w[0] ^ word) | (w[1] ^ word) | (w[2] ^ word) | (w[3] ^ word) |
+                    (w[4] ^ word) | (w[5] ^ word) | (w[6] ^ word) | (w[7] ^ word);
+    if (diff) break;
   }
   for (; i + 8 <= n; i += 8) {
     uint64_t v;
