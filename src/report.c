@@ -125,8 +125,14 @@ static void fill_stats(za_report_t *r, bool signal_safe) {
   s->bytes = za_relaxed_load(&c.v[ZA_C_BYTES_ALLOC]);
   s->live_blocks = za_counters_live_blocks(&c);
   s->live_bytes = za_counters_live_bytes(&c);
-  /* In a signal handler this thread's pending batch may be mid-update: not flushed. */
+  /* In a signal handler this thread's pending batch may be mid-update: not flushed, but its
+   * high-water mark read as it stands (the live figure counts the batch already). */
   s->peak = za_stats_peak(signal_safe ? NULL : za_tls_thread, s->live_bytes);
+  za_thread_t *t = za_tls_thread;
+  if (signal_safe && t) {
+    int64_t candidate = (int64_t)s->live_bytes - t->in_use_pending + t->in_use_high;
+    if (candidate > 0 && (uint64_t)candidate > s->peak) s->peak = (uint64_t)candidate;
+  }
 }
 
 /* ---- where it goes -------------------------------------------------------------------------------- */
