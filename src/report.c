@@ -105,6 +105,7 @@ static void fill_process(za_report_t *r) {
   char exe[512];
   p->program = za_sig_exe_path(exe, sizeof exe) ? za_rmem_strdup(&r->mem, exe) : p->command;
   p->mode = za_mode_name(za_opt.mode);
+  za_tree_image_hex(p->image);
   r->deepbind_count = atomic_load(&deepbind_count);
   r->deepbind_first = deepbind_first;
   r->stacks_recorded = za_backend && za_backend->checks && za_opt.stack_depth > 0;

@@ -610,10 +610,12 @@ void zs_print(FILE *out, const zs_tree_t *t, const char *logs) {
   /* How they ended, tallied: "21 exit(0), 1 killed by SIGSEGV". */
   tally_t tally[16];
   size_t ntally = 0, with_errors = 0, with_lost = 0, crashes = 0, notable = 0, no_report = 0;
-  long long errors = 0, lost = 0, lost_b = 0;
+  long long errors = 0, lost = 0, lost_b = 0, suppressed_errors = 0, suppressed_groups = 0;
   for (size_t i = 0; i < t->n; i++) {
     const zs_image_t *im = &t->images[i];
     if (im->replaced) continue;
+    suppressed_errors += json_int(json_path(im->report, "errors.suppressed"), 0);
+    suppressed_groups += json_int(json_path(im->report, "leaks.suppressed.groups"), 0);
     char what[200];
     ended(im, what, sizeof what);
     count(tally, &ntally, 16, what);
@@ -639,6 +641,9 @@ void zs_print(FILE *out, const zs_tree_t *t, const char *logs) {
           processes_word(with_lost));
   if (crashes) fprintf(out, "; %zu crash%s", crashes, crashes == 1 ? "" : "es");
   fputc('\n', out);
+  if (suppressed_errors || suppressed_groups)
+    fprintf(out, "zalloc:   suppressed: %lld heap error%s and %lld leak group%s (ZALLOC_SUPPRESS), left out of this "
+                 "summary\n", suppressed_errors, plural(suppressed_errors), suppressed_groups, plural(suppressed_groups));
   if (no_report)
     fprintf(out, "zalloc:   %zu %s ended without a report: killed by a signal zalloc does not catch "
                  "(SIGKILL, SIGTERM, ...), or replaced by a program zalloc cannot see (statically linked, "

@@ -194,11 +194,32 @@ static char *absolute(const char *path) {
   return abs;
 }
 
+/* The variables for the program, set only in the process that runs it (the wrapper's own
+ * helpers, such as dpkg-query for the hints, must not run under zalloc). */
+static struct {
+  char *name, *value;
+} settings[64];
+static size_t nsettings;
+
 static void set(const char *variable, const char *value) {
-  if (setenv(variable, value, 1) != 0) {
-    fprintf(stderr, "zalloc: cannot set %s (%s)\n", variable, strerror(errno));
-    exit(2);
-  }
+  for (size_t i = 0; i < nsettings; i++)
+    if (!strcmp(settings[i].name, variable)) {
+      free(settings[i].value);
+      settings[i].value = xstrdup(value);
+      return;
+    }
+  if (nsettings == sizeof settings / sizeof settings[0]) exit(2);
+  settings[nsettings].name = xstrdup(variable);
+  settings[nsettings++].value = xstrdup(value);
+}
+
+/* In the child, before exec. */
+static void apply_settings(void) {
+  for (size_t i = 0; i < nsettings; i++)
+    if (setenv(settings[i].name, settings[i].value, 1) != 0) {
+      fprintf(stderr, "zalloc: cannot set %s (%s)\n", settings[i].name, strerror(errno));
+      _exit(2);
+    }
 }
 
 /* Apply one table option: check the value as the library would, then set it. */
@@ -301,6 +322,7 @@ static _Noreturn void oom_sweep(int argc, char **argv, int first, const char *li
   args[0] = "zalloc-oom-sweep";
   for (int i = first; i < argc; i++) args[i - first + 1] = argv[i];
   set("ZALLOC_LIBRARY", lib);
+  apply_settings();
   if (access(tool, X_OK) == 0) execv(tool, args);
   execvp("zalloc-oom-sweep", args);
   fprintf(stderr, "zalloc: --oom-sweep: cannot run zalloc-oom-sweep (%s); it is installed beside zalloc\n",
@@ -350,6 +372,7 @@ static reaped_t *run_tree(char **argv, const char *path, size_t *nreaped, int *t
   if (pid == 0) {
     prctl(PR_SET_CHILD_SUBREAPER, 0);
     sigprocmask(SIG_SETMASK, &old, NULL);
+    apply_settings();
     execv(path, argv);
     fprintf(stderr, "zalloc: cannot run %s (%s)\n", path, strerror(errno));
     _exit(errno == ENOENT ? 127 : 126);
