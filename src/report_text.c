@@ -318,9 +318,10 @@ static void write_hint(za_out_t *o, const char *pre, const za_report_t *r) {
   za_out_printf(o, "%s  hint:        no file:line for frames in", pre);
   for (size_t i = 0; i < r->nnodebug; i++)
     za_out_printf(o, "%s %s", i ? "," : "", r->nodebug[i].module);
-  za_out_str(o, ": no debug information found (in the file or under /usr/lib/debug by build "
-                "id); install the debug symbols of the package that owns each (Debian: its "
-                "-dbgsym package, `dpkg -S FILE` names the package) or build with -g\n");
+  za_out_str(o, ": no debug information in the file or under /usr/lib/debug (by build id); "
+                "install the debug symbols of the package that owns it (Debian, Ubuntu: "
+                "PACKAGE-dbgsym, where `dpkg -S FILE` names PACKAGE; Fedora: debuginfo-install "
+                "PACKAGE) or build it with -g\n");
 }
 
 void za_report_write_text(za_out_t *o, const za_report_t *r) {

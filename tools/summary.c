@@ -501,7 +501,7 @@ static bool package_of(const char *path, char *pkg, size_t cap, const char **how
   return false;
 }
 
-void zs_print_hints(FILE *out, const zs_tree_t *t) {
+void zs_print_hints(FILE *out, const zs_tree_t *t, bool packaged_only) {
   enum { MAX_HINTS = 8 };
   char seen[MAX_HINTS][512];
   size_t nseen = 0, more = 0;
@@ -519,10 +519,11 @@ void zs_print_hints(FILE *out, const zs_tree_t *t) {
   for (size_t s = 0; s < nseen; s++) {
     char pkg[256];
     const char *how;
-    if (!package_of(seen[s], pkg, sizeof pkg, &how))
-      fprintf(out, "zalloc: hint: no file:line in %s: no package owns it and it has no debug information; "
-                   "build it with -g\n", seen[s]);
-    else if (!strcmp(how, "dpkg"))
+    if (!package_of(seen[s], pkg, sizeof pkg, &how)) {
+      if (!packaged_only)
+        fprintf(out, "zalloc: hint: no file:line in %s: no package owns it and it has no debug information; "
+                     "build it with -g\n", seen[s]);
+    } else if (!strcmp(how, "dpkg"))
       fprintf(out, "zalloc: hint: no file:line in %s: install %s-dbgsym (Debian's debian-debug archive, "
                    "Ubuntu's ddebs)\n", seen[s], pkg);
     else
@@ -684,7 +685,7 @@ void zs_print(FILE *out, const zs_tree_t *t, const char *logs) {
   free(chosen);
   for (size_t i = 0; i < items.n; i++) free(items.v[i].key);
   free(items.v);
-  zs_print_hints(out, t);
+  zs_print_hints(out, t, false);
   if (logs && notable) {
     char shown_logs[4096];
     log_of(logs, -1, shown_logs, sizeof shown_logs);

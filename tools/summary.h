@@ -58,7 +58,8 @@ bool zs_notable(const zs_image_t *im);
 /* The summary; `logs`: where the per-process reports are (a path in which %p stands for the
  * pid), or NULL. */
 void zs_print(FILE *out, const zs_tree_t *t, const char *logs);
-/* The hint lines alone, for the modules without debug information of every report. */
-void zs_print_hints(FILE *out, const zs_tree_t *t);
+/* The hint lines alone, for the modules without debug information of every report;
+ * `packaged_only`: only those a package owns (the report's own hint says the rest). */
+void zs_print_hints(FILE *out, const zs_tree_t *t, bool packaged_only);
 void zs_free(zs_tree_t *t);
 #endif

@@ -568,7 +568,7 @@ int main(int argc, char **argv) {
     snprintf(one, sizeof one, "%s/%d.log", dir, im->pid);
     if (im->report) {
       cat(one);
-      zs_print_hints(stderr, &t);
+      zs_print_hints(stderr, &t, true);
     } else {
       zs_print(stderr, &t, NULL);
     }
