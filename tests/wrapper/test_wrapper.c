@@ -1,4 +1,4 @@
-/* The `zalloc` wrapper script, run as a user would run it. */
+/* The `zalloc` wrapper, run as a user would run it. */
 #define _GNU_SOURCE
 #include <criterion/criterion.h>
 
