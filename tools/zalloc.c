@@ -441,7 +441,8 @@ static size_t prune_logs(const char *dir, const zs_tree_t *t) {
   DIR *d = opendir(dir);
   for (struct dirent *e; d && (e = readdir(d)) != NULL;) {
     int pid, used = 0;
-    if (sscanf(e->d_name, "%d.log%n", &pid, &used) != 1 || e->d_name[used]) continue;
+    if (sscanf(e->d_name, "%d.%n", &pid, &used) != 1 || (strcmp(e->d_name + used, "log") && strcmp(e->d_name + used, "json")))
+      continue;
     bool keep = false;
     for (size_t i = 0; i < t->n && !keep; i++) keep = t->images[i].pid == pid && zs_notable(&t->images[i]);
     char path[PATH_MAX];
@@ -521,12 +522,20 @@ int main(int argc, char **argv) {
             tmp && *tmp ? tmp : "/tmp", strerror(errno));
     return 2;
   }
+  char *abs_dir = absolute(dir);   /* TMPDIR may be relative; processes change directory */
+  snprintf(dir, sizeof dir, "%s", abs_dir);
+  free(abs_dir);
   snprintf(records, sizeof records, "%s/records", dir);
   if (mkdir(records, 0700) != 0) {
     fprintf(stderr, "zalloc: cannot make %s (%s)\n", records, strerror(errno));
     return 2;
   }
-  snprintf(logs, sizeof logs, "%s/%%p.log", dir);
+  /* The reports' own format decides the name: PID.log, or PID.json for ZALLOC_FORMAT=json. */
+  const char *format = getenv("ZALLOC_FORMAT");
+  for (size_t i = 0; i < nsettings; i++)
+    if (!strcmp(settings[i].name, "ZALLOC_FORMAT")) format = settings[i].value;
+  const char *ext = format && !strcmp(format, "json") ? "json" : "log";
+  snprintf(logs, sizeof logs, "%s/%%p.%s", dir, ext);
   set("ZALLOC_SUMMARY_DIR", records);
   set("ZALLOC_LOG", c.log_given ? c.log : logs);
   if (c.suppress) set("ZALLOC_SUPPRESS", c.suppress);
@@ -565,7 +574,7 @@ int main(int argc, char **argv) {
     for (size_t i = 0; i < t.n; i++)
       if (!t.images[i].replaced) im = &t.images[i];
     char one[PATH_MAX + 32];
-    snprintf(one, sizeof one, "%s/%d.log", dir, im->pid);
+    snprintf(one, sizeof one, "%s/%d.%s", dir, im->pid, ext);
     if (im->report) {
       cat(one);
       zs_print_hints(stderr, &t, true);

@@ -451,3 +451,26 @@ Test(tree, oom_sweep_is_handed_to_its_tool) {
   free(bin);
   tree_end(&t);
 }
+
+/* --format=json without --log: the kept reports are PID.json, one JSON document each, which
+ * Python's json module reads; a relative TMPDIR still gives the processes an absolute place. */
+Test(tree, json_reports_of_a_tree_are_kept_as_json) {
+  tree_run_t t;
+  tree_init(&t);
+  const char *env[] = {"TMPDIR=tmp", NULL};
+  tree_run(&t, (const char *const[]){WRAPPER, "--format=json", "sh", "-c", "cd / && \"$0\" leak 1; \"$0\" leak 2",
+                                     TREE_PROG, NULL}, env);
+  cr_assert_eq(t.r.status, 0, "%s", t.r.err);
+  char *reports = zr_line_starting(t.r.err, "zalloc: reports: ");
+  cr_assert(reports && strstr(reports, "/PID.json") && strncmp(reports + 17, t.tmp, strlen(t.tmp)) == 0, "%s",
+            t.r.err);
+  char *rundir = strndup(reports + 17, (size_t)(strstr(reports, "/PID.json") - reports - 17));
+  char *check = zr_fmt("cd '%s' && [ $(ls | wc -l) = 2 ] && for f in *.json; do %s -c 'import json,sys; "
+                       "d = json.load(open(sys.argv[1])); assert d[\"leaks\"][\"definitely_lost\"][\"blocks\"] > 0' "
+                       "\"$f\" || exit 1; done", rundir, PYTHON3);
+  cr_assert_eq(system(check), 0, "the kept reports in %s are not two JSON documents", rundir);
+  free(check);
+  free(rundir);
+  free(reports);
+  tree_end(&t);
+}
