@@ -18,10 +18,13 @@ typedef struct {
   size_t offset;        /* field in za_options_t */
   size_t size;          /* TEXT: the field's size */
   const char *metavar;  /* the wrapper's --flag=METAVAR; NULL: a boolean flag, or (with
-                         * `wrapped` false) no flag at all */
-  bool wrapped;         /* the wrapper takes it as --flag */
+                         * WRAP_NO) no flag at all */
+  int wrap;             /* WRAP_NO: no flag; WRAP_ENV: --flag sets the variable for the tree;
+                         * WRAP_TREE: --flag is the wrapper's, applied to the whole tree */
   const char *wrapper_help; /* what the flag does, where it is not just the variable */
 } opt_desc_t;
+
+enum { WRAP_NO, WRAP_ENV, WRAP_TREE };
 
 #define BOOL_VALUES "1,0,yes,no,true,false,on,off"
 #define SIGNAL_VALUES "off,SIGUSR1,SIGUSR2,SIGHUP,SIGPWR,SIGWINCH"
@@ -35,46 +38,53 @@ static const opt_desc_t options[] = {
    "mismatch findings, and a leak check at exit. `arena`: per-thread bump allocation, O(1) "
    "malloc and free, no checks beyond invalid and double frees; memory is reused only when the "
    "newest block of a chunk is freed or a whole chunk empties.",
-   offsetof(za_options_t, mode), 0, "M", true, NULL},
+   offsetof(za_options_t, mode), 0, "M", WRAP_ENV, NULL},
   {"ZALLOC_STACK_DEPTH", OPT_INT, "16", "0-64",
    "gpa: frames of call stack recorded at every allocation and free (unwound with DWARF call "
    "frame information, so binaries without frame pointers give full stacks). `0` records none: "
    "faster, but findings and leaks then have no stacks.",
-   offsetof(za_options_t, stack_depth), 0, "N", true, NULL},
+   offsetof(za_options_t, stack_depth), 0, "N", WRAP_ENV, NULL},
   {"ZALLOC_QUARANTINE", OPT_SIZE, "16M", "0-1T",
    "gpa: how much memory freed blocks may hold (their slots, records and queue entries) while "
    "they wait, filled with a pattern, before their memory is reused: a write after free is "
    "caught (checked when a block leaves the quarantine and at exit) and a double free names "
    "the first free. A number of bytes, with an optional K, M, G or T suffix; "
    "`0` turns the quarantine off.",
-   offsetof(za_options_t, quarantine), 0, "BYTES", true, NULL},
+   offsetof(za_options_t, quarantine), 0, "BYTES", WRAP_ENV, NULL},
   {"ZALLOC_GUARD", OPT_BOOL, "1", BOOL_VALUES,
    "gpa: guard bytes before and after every block, checked at free, realloc and exit, so a "
    "heap overflow or underflow is reported with the block and its allocation stack.",
-   offsetof(za_options_t, guard), 0, NULL, true, NULL},
+   offsetof(za_options_t, guard), 0, NULL, WRAP_ENV, NULL},
   {"ZALLOC_LEAKS", OPT_ENUM, "lost", "lost,all,off",
    "gpa: the leak check at exit. `lost`: blocks no pointer reaches (definitely and indirectly "
    "lost) grouped by allocation stack, still-reachable memory as one line. `all`: also list "
    "the still-reachable blocks by stack. `off`: no leak check.",
-   offsetof(za_options_t, leaks), 0, "L", true, NULL},
+   offsetof(za_options_t, leaks), 0, "L", WRAP_ENV, NULL},
   {"ZALLOC_LOG", OPT_PATH, "stderr", NULL,
    "Where reports go: `stderr`, or a file path opened for appending; `%p` in the path becomes "
    "the process id, so a tree of processes writes one file each. The path is checked at "
    "start-up.",
-   offsetof(za_options_t, log), 0, "PATH", true, NULL},
+   offsetof(za_options_t, log), 0, "PATH", WRAP_ENV,
+   "Where every process of the tree writes its reports: `stderr`, or a file path in which `%p` "
+   "becomes the pid (one file per process); a relative path is taken from the directory zalloc "
+   "starts in. The summary follows on stderr when the tree had more than one process or the "
+   "reports went to files. Without --log the reports are collected in a temporary directory: "
+   "the report of a program that ran alone is printed on stderr when it ends; for a tree, the "
+   "summary is printed and the reports of the processes with something to say are kept there "
+   "(the summary says where)."},
   {"ZALLOC_ABORT", OPT_BOOL, "0", BOOL_VALUES,
    "Abort (SIGABRT, core dump, debugger stops) at the first heap error after printing it, "
    "instead of recording it for the exit report.",
-   offsetof(za_options_t, abort_on_error), 0, NULL, true, NULL},
+   offsetof(za_options_t, abort_on_error), 0, NULL, WRAP_ENV, NULL},
   {"ZALLOC_FORMAT", OPT_ENUM, "text", "text,json",
    "How reports are written: `text` (the `==PID==` lines of docs/report.md) or `json` (one JSON "
    "document per report, on one line, as docs/report.schema.json describes).",
-   offsetof(za_options_t, format), 0, "F", true, NULL},
+   offsetof(za_options_t, format), 0, "F", WRAP_ENV, NULL},
   {"ZALLOC_EXITCODE", OPT_INT, "0", "0-255",
    "A process that would exit with status 0 (exit, a return from main, _exit) but has heap "
    "errors or definitely lost blocks that no rule suppresses exits with this status instead. "
    "`0`: off, the program's status is kept.",
-   offsetof(za_options_t, exitcode), 0, "N", true,
+   offsetof(za_options_t, exitcode), 0, "N", WRAP_TREE,
    "Judge the whole tree once it has ended: exit with N when the program exits with status 0 "
    "but some process of the tree had heap errors or definitely lost blocks that no rule "
    "suppresses. The processes themselves keep their statuses, so the tree runs as it would "
@@ -85,26 +95,30 @@ static const opt_desc_t options[] = {
    "function, the source file (its path or its name) and the module (its path or its name) of "
    "every frame of the finding's stacks. Matching items are counted on one line of the report, "
    "not listed. Read at start-up: a bad line stops the program with its file and line.",
-   TEXT(suppress), "FILE", true, NULL},
+   TEXT(suppress), "FILE", WRAP_ENV,
+   "A suppression file: lines `KIND:PATTERN`, KIND a finding kind such as `double-free` or "
+   "`leak`, PATTERN a glob matched against the function, source file and module of every "
+   "frame; repeat the option for several files. Suppressed items are counted "
+   "on one line of each report and left out of the summary and of --exitcode's judgement."},
   {"ZALLOC_PRINT_SUPPRESSIONS", OPT_BOOL, "0", BOOL_VALUES,
    "Under every heap error and lost-block group, print a suppression line for it "
    "(`suppression: leak:parse_config`), ready to paste into a ZALLOC_SUPPRESS file.",
-   offsetof(za_options_t, print_suppressions), 0, NULL, true, NULL},
+   offsetof(za_options_t, print_suppressions), 0, NULL, WRAP_ENV, NULL},
   {"ZALLOC_REPORT_SIGNAL", OPT_SIGNAL, "off", SIGNAL_VALUES,
    "A signal that makes the running process write a report (what is live, grouped by "
    "stack, and every finding so far) and go on, as often as it is sent: for servers. A "
    "thread of zalloc's waits for it (the handler only wakes that thread).",
-   offsetof(za_options_t, report_signal), 0, "SIG", true, NULL},
+   offsetof(za_options_t, report_signal), 0, "SIG", WRAP_ENV, NULL},
   {"ZALLOC_CRASH_REPORT", OPT_BOOL, "1", BOOL_VALUES,
    "Write a report when the program is killed by SIGSEGV, SIGBUS, SIGFPE, SIGILL or SIGABRT "
    "(where it crashed, the heap block the address is in or near), then let the signal's "
    "default action go on. Only for signals whose action is the default when the program "
    "starts; a handler the program installs stays the program's.",
-   offsetof(za_options_t, crash_report), 0, NULL, true, NULL},
+   offsetof(za_options_t, crash_report), 0, NULL, WRAP_ENV, NULL},
   {"ZALLOC_SUMMARY_DIR", OPT_TEXT, "", "a directory",
    "Set by the `zalloc` wrapper: every process of the tree records its start and writes its "
    "final report as JSON there, for the wrapper's summary. Empty: none.",
-   TEXT(summary_dir), NULL, false, NULL},
+   TEXT(summary_dir), NULL, WRAP_NO, NULL},
 };
 #define N_OPTIONS (sizeof options / sizeof options[0])
 
@@ -318,7 +332,7 @@ void za_options_write_markdown(za_out_t *o) {
 bool za_options_wrapper(size_t i, za_wrapper_option_t *out) {
   for (size_t k = 0; k < N_OPTIONS; k++) {
     const opt_desc_t *d = &options[k];
-    if (!d->wrapped) continue;
+    if (d->wrap == WRAP_NO) continue;
     if (i-- > 0) continue;
     memset(out, 0, sizeof *out);
     out->variable = d->name;
@@ -329,9 +343,103 @@ bool za_options_wrapper(size_t i, za_wrapper_option_t *out) {
     out->values = d->values;
     out->def = d->def;
     out->help = d->wrapper_help ? d->wrapper_help : d->help;
+    out->exported = d->wrap == WRAP_ENV;
+    out->own_help = d->wrapper_help != NULL;
     return true;
   }
   return false;
+}
+
+/* The wrapper's own flags, which set no variable. */
+static const struct {
+  const char *flag, *metavar, *help;
+} wrapper_only[] = {
+  {"--summary", "DIR",
+   "Run nothing: print the summary of the processes that recorded themselves in DIR (a "
+   "ZALLOC_SUMMARY_DIR set by hand for processes run with LD_PRELOAD), as the wrapper prints "
+   "it at the end of a run."},
+  {"--oom-sweep", "ARGS...",
+   "Hand the rest of the command line to zalloc-oom-sweep (beside zalloc, else on PATH), "
+   "which runs a program again and again with its N-th allocation failing; the options given "
+   "before --oom-sweep are set for it. See zalloc-oom-sweep --help."},
+  {"--help", NULL, "Print this help and exit (also -h)."},
+  {"--version", NULL, "Print zalloc's version and exit."},
+};
+
+bool za_options_wrapper_only(size_t i, za_wrapper_option_t *out) {
+  if (i >= sizeof wrapper_only / sizeof wrapper_only[0]) return false;
+  memset(out, 0, sizeof *out);
+  za_snprintf(out->flag, sizeof out->flag, "%s", wrapper_only[i].flag);
+  out->metavar = wrapper_only[i].metavar;
+  out->help = wrapper_only[i].help;
+  return true;
+}
+
+/* `s` without the Markdown backquotes, wrapped at `width` with `indent` spaces before every
+ * line. */
+static void wrapped(za_out_t *o, const char *s, int indent, int width) {
+  int col = 0;
+  for (const char *p = s; *p;) {
+    while (*p == ' ') p++;
+    const char *w = p;
+    int len = 0;
+    for (; *p && *p != ' '; p++) len += *p != '`';
+    if (len == 0) break;
+    if (col && col + 1 + len > width) {
+      za_out_str(o, "\n");
+      col = 0;
+    }
+    if (col == 0) {
+      for (int i = 0; i < indent; i++) za_out_str(o, " ");
+      col = indent;
+    } else {
+      za_out_str(o, " ");
+      col++;
+    }
+    for (const char *c = w; c < p; c++)
+      if (*c != '`') za_out_printf(o, "%c", *c);
+    col += len;
+  }
+  za_out_str(o, "\n");
+}
+
+void za_options_write_help(za_out_t *o, int width) {
+  za_out_str(o, "usage: zalloc [options] [--] program [args...]\n"
+                "       zalloc --summary DIR\n"
+                "       zalloc [options] --oom-sweep [args...]\n\n");
+  wrapped(o, "Runs program with libzalloc.so preloaded: it and every dynamically linked process "
+             "it starts use zalloc's checked allocator, and each writes a heap report when it ends "
+             "- at exit, at _exit, or killed by SIGSEGV, SIGBUS, SIGFPE, SIGILL or SIGABRT. Then "
+             "zalloc prints the report of a program that ran alone, or one summary of the whole "
+             "tree: how each process ended, and the heap errors, crashes and leaks of all of them "
+             "merged by call stack, worst first.", 0, width);
+  za_out_str(o, "\nOptions (each sets the variable named; a boolean option alone means 1):\n");
+  za_wrapper_option_t w;
+  for (size_t i = 0; za_options_wrapper(i, &w); i++) {
+    char head[64];
+    za_snprintf(head, sizeof head, "%s%s%s", w.flag, w.metavar ? "=" : "", w.metavar ? w.metavar : "");
+    za_out_printf(o, "  %-22s", head);
+    if (w.exported) za_out_printf(o, " %s", w.variable);
+    if (w.metavar && w.values && !strchr(w.values, ' ')) {  /* not a boolean's spellings */
+      za_out_str(o, w.exported ? ": " : " ");
+      for (const char *p = w.values; *p; p++) za_out_str(o, *p == ',' ? ", " : (char[2]){*p == '`' ? ' ' : *p, 0});
+    }
+    if (w.def[0] && !w.own_help) za_out_printf(o, " (default %s)", w.def);
+    za_out_str(o, "\n");
+    wrapped(o, w.help, 6, width);
+  }
+  for (size_t i = 0; za_options_wrapper_only(i, &w); i++) {
+    za_out_printf(o, "  %s%s%s\n", w.flag, w.metavar ? " " : "", w.metavar ? w.metavar : "");
+    wrapped(o, w.help, 6, width);
+  }
+  za_out_str(o, "\n");
+  wrapped(o, "Exit status: the program's; when it was killed by a signal, zalloc ends by the same "
+             "signal. With --exitcode=N, N when the program exited with 0 but some process had "
+             "heap errors or definitely lost blocks that no rule suppresses. 2: a usage error, a "
+             "bad option or a statically linked program; 127: the program was not found.", 0, width);
+  wrapped(o, "Every ZALLOC_* variable already in the environment is kept unless an option sets it; "
+             "docs/configuration.md and zalloc(1) list them all. The library: $ZALLOC_LIBRARY, "
+             "else libzalloc.so beside zalloc, else the installed one.", 0, width);
 }
 
 bool za_options_check(const char *variable, const char *value, char *err, size_t errlen) {
@@ -378,6 +486,7 @@ void za_options_write_man(za_out_t *o) {
     ".SH NAME\nzalloc \\- run a program, or a whole tree of processes, under the zalloc heap checker\n"
     ".SH SYNOPSIS\n.B zalloc\n[\\fIoptions\\fR] [\\fB\\-\\-\\fR] \\fIprogram\\fR [\\fIargs\\fR...]\n"
     ".br\n.B zalloc \\-\\-summary\n\\fIdirectory\\fR\n"
+    ".br\n.B zalloc\n[\\fIoptions\\fR] \\fB\\-\\-oom\\-sweep\\fR [\\fIargs\\fR...]\n"
     ".SH DESCRIPTION\n"
     "\\fBzalloc\\fR runs \\fIprogram\\fR with \\fBlibzalloc.so\\fR in \\fBLD_PRELOAD\\fR (prepended to any "
     "preload already there), so that the program and every dynamically linked process it starts "
@@ -390,6 +499,10 @@ void za_options_write_man(za_out_t *o) {
     "stack, worst first), and the reports of the processes that had something to say are kept "
     "where the summary says. With \\fB\\-\\-log\\fR each report goes where it says and the summary "
     "follows.\n"
+    ".PP\nThe wrapper waits for every process of the tree: it is the tree's subreaper, so a process "
+    "whose parent died is reparented to it, and how that process ended is known. SIGTERM, SIGHUP, "
+    "SIGUSR1, SIGUSR2, SIGPWR and SIGWINCH sent to the wrapper are passed to the program; SIGINT and "
+    "SIGQUIT are left to the process group, and the wrapper stays to print the summary.\n"
     ".PP\nA statically linked program is refused: \\fBLD_PRELOAD\\fR cannot reach its allocator.\n"
     ".SH OPTIONS\n"
     "Each option sets the environment variable named with it (see \\fBENVIRONMENT\\fR); variables "
@@ -400,15 +513,20 @@ void za_options_write_man(za_out_t *o) {
     man_text(o, w.flag);
     za_out_str(o, w.metavar ? "=" : "");
     if (w.metavar) za_out_printf(o, "\\fI%s\\fR", w.metavar);
-    za_out_printf(o, "\n(%s) ", w.variable);
+    if (w.exported) za_out_printf(o, "\n(%s) ", w.variable);
+    else za_out_str(o, "\n");
+    man_text(o, w.help);
+    za_out_str(o, "\n");
+  }
+  for (size_t i = 0; za_options_wrapper_only(i, &w); i++) {
+    za_out_str(o, ".TP\n.B ");
+    man_text(o, w.flag);
+    if (w.metavar) za_out_printf(o, " \\fI%s\\fR", w.metavar);
+    za_out_str(o, "\n");
     man_text(o, w.help);
     za_out_str(o, "\n");
   }
   za_out_str(o,
-    ".TP\n.BI \\-\\-summary \" \" directory\n"
-    "Run nothing: print the summary of the final reports in \\fIdirectory\\fR (a "
-    "\\fBZALLOC_SUMMARY_DIR\\fR).\n"
-    ".TP\n.B \\-h, \\-\\-help\nPrint the options and exit.\n"
     ".SH ENVIRONMENT\n"
     "libzalloc.so reads these once, when a process starts. A variable that starts with "
     "\\fBZALLOC_\\fR but is not listed, or a value that is not accepted, stops the program before "
@@ -429,8 +547,8 @@ void za_options_write_man(za_out_t *o) {
     ".SH EXIT STATUS\n"
     "The program's status; when it was killed by a signal, the wrapper ends by the same signal. "
     "With \\fB\\-\\-exitcode\\fR=\\fIN\\fR, \\fIN\\fR when the program exited with 0 but some process "
-    "had heap errors or definitely lost blocks. 2: a usage error, a bad setting or a statically "
-    "linked program.\n"
+    "had heap errors or definitely lost blocks that no rule suppresses. 2: a usage error, a bad "
+    "setting or a statically linked program; 127: the program was not found.\n"
     ".SH EXAMPLES\n.nf\n"
     "zalloc ./prog args                        # the report on standard error\n"
     "zalloc \\-\\-log=/tmp/z.%p.log make \\-j2         # a report per process, and a summary\n"

@@ -63,9 +63,18 @@ typedef struct za_wrapper_option {
   const char *values;      /* accepted values as the reference spells them */
   const char *def;
   const char *help;
+  bool exported;           /* the wrapper sets the variable for the whole tree; false for
+                            * --exitcode, which the wrapper applies to the tree's end itself */
+  bool own_help;           /* `help` is the flag's own, not the variable's (the wrapper's
+                            * default may differ from the variable's) */
 } za_wrapper_option_t;
 /* The i-th wrapper option; false past the last. */
 bool za_options_wrapper(size_t i, za_wrapper_option_t *out);
+/* The i-th option of the wrapper's own, which sets no variable (--summary, --help, ...):
+ * `variable` is NULL, `metavar` what follows the flag (NULL: none). False past the last. */
+bool za_options_wrapper_only(size_t i, za_wrapper_option_t *out);
+/* `zalloc --help`: the usage and every flag of both lists, wrapped to `width` columns. */
+void za_options_write_help(za_out_t *o, int width);
 /* Check one value as the library would at start-up: false with the error line in err. */
 bool za_options_check(const char *variable, const char *value, char *err, size_t errlen);
 /* The zalloc(1) manual page (troff), from the same table; docs/zalloc.1 is this output. */

@@ -105,6 +105,7 @@ static void fill_process(za_report_t *r) {
   char exe[512];
   p->program = za_sig_exe_path(exe, sizeof exe) ? za_rmem_strdup(&r->mem, exe) : p->command;
   p->mode = za_mode_name(za_opt.mode);
+  za_tree_image_hex(p->image);
   r->deepbind_count = atomic_load(&deepbind_count);
   r->deepbind_first = deepbind_first;
   r->stacks_recorded = za_backend && za_backend->checks && za_opt.stack_depth > 0;
@@ -125,8 +126,14 @@ static void fill_stats(za_report_t *r, bool signal_safe) {
   s->bytes = za_relaxed_load(&c.v[ZA_C_BYTES_ALLOC]);
   s->live_blocks = za_counters_live_blocks(&c);
   s->live_bytes = za_counters_live_bytes(&c);
-  /* In a signal handler this thread's pending batch may be mid-update: not flushed. */
+  /* In a signal handler this thread's pending batch may be mid-update: not flushed, but its
+   * high-water mark read as it stands (the live figure counts the batch already). */
   s->peak = za_stats_peak(signal_safe ? NULL : za_tls_thread, s->live_bytes);
+  za_thread_t *t = za_tls_thread;
+  if (signal_safe && t) {
+    int64_t candidate = (int64_t)s->live_bytes - t->in_use_pending + t->in_use_high;
+    if (candidate > 0 && (uint64_t)candidate > s->peak) s->peak = (uint64_t)candidate;
+  }
 }
 
 /* ---- where it goes -------------------------------------------------------------------------------- */

@@ -2,7 +2,6 @@
 #include "report_json.h"
 
 #include "report_words.h"
-#include "tree.h"
 
 #include <string.h>
 
@@ -161,9 +160,7 @@ static void process(za_out_t *o, bool *first, const za_report_t *r) {
   kint(o, &f, "parent", p->ppid);
   if (p->forked_from) kint(o, &f, "forked_from", p->forked_from);
   else knull(o, &f, "forked_from");
-  char id[17];
-  za_tree_image_hex(id);
-  kstr(o, &f, "image", id);
+  kstr(o, &f, "image", p->image);
   kstr(o, &f, "program", p->program);
   kstr(o, &f, "command", p->command);
   kstr(o, &f, "mode", p->mode);

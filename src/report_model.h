@@ -118,6 +118,7 @@ typedef struct za_rprocess {
   const char *command;        /* argv joined with spaces (control characters as spaces) */
   const char *program;        /* the executable's path */
   const char *mode;           /* ZALLOC_MODE's name */
+  char image[17];             /* this process image's id, 16 hex digits (tree.h) */
 } za_rprocess_t;
 
 typedef struct za_rstats {

@@ -149,8 +149,8 @@ static void write_stats(za_out_t *o, const char *pre, const za_report_t *r) {
   za_out_printf(o, "%s  calls:       %N malloc, %N calloc, %N realloc, %N aligned, %N free\n", pre,
                 (size_t)s->malloc, (size_t)s->calloc, (size_t)s->realloc, (size_t)s->aligned,
                 (size_t)s->free);
-  za_out_printf(o, "%s  allocated:   %N blocks, %B in total; peak in use %B\n", pre,
-                (size_t)s->blocks, (size_t)s->bytes, (size_t)s->peak);
+  za_out_printf(o, "%s  allocated:   %N block%s, %B in total; peak in use %B\n", pre,
+                (size_t)s->blocks, plural(s->blocks), (size_t)s->bytes, (size_t)s->peak);
 }
 
 /* Without a leak check: the blocks still allocated. */
@@ -158,14 +158,17 @@ static void write_live(za_out_t *o, const char *pre, const za_report_t *r) {
   const za_rstats_t *s = &r->stats;
   if (!s->known) return;
   if (r->end.how == ZA_END_SIGNAL)
-    za_out_printf(o, "%s  live:        %N blocks, %N bytes in use when the signal arrived (no leak "
-                     "check after a crash)\n", pre, (size_t)s->live_blocks, (size_t)s->live_bytes);
+    za_out_printf(o, "%s  live:        %N block%s, %N byte%s in use when the signal arrived (no "
+                     "leak check after a crash)\n", pre, (size_t)s->live_blocks, plural(s->live_blocks),
+                  (size_t)s->live_bytes, plural(s->live_bytes));
   else if (r->end.how == ZA_END_RUNNING)
-    za_out_printf(o, "%s  live:        %N blocks, %N bytes in use now\n", pre,
-                  (size_t)s->live_blocks, (size_t)s->live_bytes);
+    za_out_printf(o, "%s  live:        %N block%s, %N byte%s in use now\n", pre,
+                  (size_t)s->live_blocks, plural(s->live_blocks), (size_t)s->live_bytes,
+                  plural(s->live_bytes));
   else if (s->live_blocks)
-    za_out_printf(o, "%s  leaked:      %N blocks, %N bytes still allocated at exit\n", pre,
-                  (size_t)s->live_blocks, (size_t)s->live_bytes);
+    za_out_printf(o, "%s  leaked:      %N block%s, %N byte%s still allocated at exit\n", pre,
+                  (size_t)s->live_blocks, plural(s->live_blocks), (size_t)s->live_bytes,
+                  plural(s->live_bytes));
   else
     za_out_printf(o, "%s  leaked:      nothing: every block was freed\n", pre);
 }
@@ -315,9 +318,10 @@ static void write_hint(za_out_t *o, const char *pre, const za_report_t *r) {
   za_out_printf(o, "%s  hint:        no file:line for frames in", pre);
   for (size_t i = 0; i < r->nnodebug; i++)
     za_out_printf(o, "%s %s", i ? "," : "", r->nodebug[i].module);
-  za_out_str(o, ": no debug information found (in the file or under /usr/lib/debug by build "
-                "id); install the debug symbols of the package that owns each (Debian: its "
-                "-dbgsym package, `dpkg -S FILE` names the package) or build with -g\n");
+  za_out_str(o, ": no debug information in the file or under /usr/lib/debug (by build id); "
+                "install the debug symbols of the package that owns it (Debian, Ubuntu: "
+                "PACKAGE-dbgsym, where `dpkg -S FILE` names PACKAGE; Fedora: debuginfo-install "
+                "PACKAGE) or build it with -g\n");
 }
 
 void za_report_write_text(za_out_t *o, const za_report_t *r) {

@@ -43,6 +43,7 @@ static struct {
   __typeof__(dwfl_module_getdwarf) *getdwarf;
   __typeof__(dwfl_module_build_id) *build_id;
   __typeof__(dwarf_getscopes) *getscopes;
+  __typeof__(dwarf_getscopes_die) *getscopes_die;
   __typeof__(dwarf_tag) *tag;
   __typeof__(dwarf_diename) *diename;
   __typeof__(dwarf_attr) *attr;
@@ -79,7 +80,8 @@ static bool dw_bind(void) {
          DW_SYM(addrinfo, "dwfl_module_addrinfo") && DW_SYM(getsrc, "dwfl_module_getsrc") &&
          DW_SYM(lineinfo, "dwfl_lineinfo") && DW_SYM(addrdie, "dwfl_module_addrdie") &&
          DW_SYM(getdwarf, "dwfl_module_getdwarf") && DW_SYM(build_id, "dwfl_module_build_id") &&
-         DW_SYM(getscopes, "dwarf_getscopes") && DW_SYM(tag, "dwarf_tag") &&
+         DW_SYM(getscopes, "dwarf_getscopes") && DW_SYM(getscopes_die, "dwarf_getscopes_die") &&
+         DW_SYM(tag, "dwarf_tag") &&
          DW_SYM(diename, "dwarf_diename") && DW_SYM(attr, "dwarf_attr") &&
          DW_SYM(attr_integrate, "dwarf_attr_integrate") &&
          DW_SYM(formstring, "dwarf_formstring") && DW_SYM(formudata, "dwarf_formudata") &&
@@ -191,8 +193,19 @@ static bool inline_frames(za_report_t *r, Dwfl_Module *mod, uintptr_t pc, za_fra
   Dwarf_Addr bias = 0;
   Dwarf_Die *cudie = za_dw.addrdie(mod, pc, &bias);
   if (!cudie) return false;
+  /* dwarf_getscopes gives the innermost scope at pc, then the scopes of its abstract origin
+   * (an inlined function's definition, not where it was inlined); dwarf_getscopes_die on that
+   * innermost DIE gives the physical nesting: each inlined call in the one it was inlined into,
+   * up to the function, as eu-addr2line -i walks them. */
   Dwarf_Die *scopes = NULL;
   int n = za_dw.getscopes(cudie, pc - bias, &scopes);
+  if (n > 0) {
+    Dwarf_Die innermost = scopes[0], *nested = NULL;
+    int m = za_dw.getscopes_die(&innermost, &nested);
+    free(scopes);
+    scopes = nested;
+    n = m;
+  }
   if (n <= 0) {
     free(scopes);
     return false;

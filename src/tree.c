@@ -28,12 +28,28 @@ static int open_in_dir(const char *name, int flags) {
   return open(path, flags | O_CLOEXEC, 0644);
 }
 
+/* The process's start time (field 22 of /proc/self/stat, in clock ticks since boot): an exec
+ * keeps it, a new process that happens to get a reused pid does not. 0 when unknown. */
+static unsigned long long start_time(void) {
+  char buf[1024];
+  int fd = za_os_open_read("/proc/self/stat");
+  long n = fd >= 0 ? za_os_read(fd, buf, sizeof buf - 1) : -1;
+  if (fd >= 0) za_os_close(fd);
+  if (n <= 0) return 0;
+  buf[n] = '\0';
+  const char *p = strrchr(buf, ')');   /* the command name may hold spaces and parentheses */
+  for (int field = 2; p && field < 22; field++) p = strchr(p + 1, ' ');
+  unsigned long long v = 0;
+  for (p = p ? p + 1 : ""; *p >= '0' && *p <= '9'; p++) v = v * 10 + (unsigned)(*p - '0');
+  return v;
+}
+
 static void record_start(const char *command) {
   char line[2048];
   char id[17];
   za_tree_image_hex(id);
-  size_t n = za_snprintf(line, sizeof line, "start\t%d\t%d\t%d\t%s\t", za_os_getpid(),
-                         za_sig_getppid(), za_parent_pid, id);
+  size_t n = za_snprintf(line, sizeof line, "start\t%d\t%d\t%d\t%s\t%llu\t", za_os_getpid(),
+                         za_sig_getppid(), za_parent_pid, id, start_time());
   for (const char *c = command; *c && n < sizeof line - 2; c++)
     line[n++] = (unsigned char)*c < ' ' ? ' ' : *c;
   line[n++] = '\n';

@@ -8,9 +8,11 @@
  * DIR/PID-IMAGE.json. IMAGE is a random 64-bit id per process image (pids are reused; an exec
  * keeps the pid).
  *
- * A start line: "start\tPID\tPARENT\tFORKED_FROM\tIMAGE\tCOMMAND\n" (decimal pids, FORKED_FROM 0
- * unless the image is a forked copy of its parent, IMAGE in hex, COMMAND with tabs and line
- * breaks as spaces), written with one write(2) of under 4096 bytes to a file opened with
+ * A start line: "start\tPID\tPARENT\tFORKED_FROM\tIMAGE\tSTARTED\tCOMMAND\n" (decimal pids,
+ * FORKED_FROM 0 unless the image is a forked copy of its parent, IMAGE in hex, STARTED the
+ * process's start time in clock ticks since boot - the same for every image of a process, since
+ * exec keeps it, and different for a later process that reuses the pid - COMMAND with tabs and
+ * line breaks as spaces), written with one write(2) of under 4096 bytes to a file opened with
  * O_APPEND, so lines of processes starting together never interleave. */
 #ifndef ZA_TREE_H
 #define ZA_TREE_H

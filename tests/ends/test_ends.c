@@ -133,7 +133,7 @@ Test(ends, segv_in_a_freed_large_block_names_the_block) {
   char *freed = section(log, zr_fmt("==%ld==   freed at (thread %ld):", pid, pid));
   cr_assert(strstr(alloc, " in read_freed+0x") && strstr(freed, " in read_freed+0x"), "%s", log);
   /* The figures follow; no leak check after a crash. */
-  zr_assert_line(log, "==%ld==   live:        1 blocks, 77 bytes in use when the signal arrived (no "
+  zr_assert_line(log, "==%ld==   live:        1 block, 77 bytes in use when the signal arrived (no "
                       "leak check after a crash)", pid);
   zr_assert_no_errors(log, pid);
   free(alloc), free(freed), free(block), free(log);

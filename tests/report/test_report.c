@@ -332,7 +332,7 @@ Test(report, exec_report_names_the_new_program, .timeout = 60) {
   assert_header(log, pid, REP_TARGET " via-exec", "arena", NULL);
   /* The program that exec'ed leaked two blocks; they are gone with its image. */
   zr_assert_line(log, "==%ld==   calls:       1 malloc, 0 calloc, 0 realloc, 0 aligned, 0 free", pid);
-  zr_assert_line(log, "==%ld==   leaked:      1 blocks, 4,608 bytes still allocated at exit", pid); /* 4321's class */
+  zr_assert_line(log, "==%ld==   leaked:      1 block, 4,608 bytes still allocated at exit", pid); /* 4321's class */
   free(log);
   zr_end(&z);
 }

@@ -769,3 +769,53 @@ Test(options, documented_defaults_are_the_defaults) {
   cr_assert(parse(envp, &o, err), "unexpected error: %s", err);
   assert_defaults(&o);
 }
+
+/* --exitcode is the wrapper's own judgement of the tree: it must not set ZALLOC_EXITCODE for
+ * every process (a compiler that leaks would then fail the build it is part of). */
+Test(options, exitcode_is_applied_by_the_wrapper_not_exported) {
+  za_wrapper_option_t w;
+  bool seen = false;
+  for (size_t i = 0; za_options_wrapper(i, &w); i++) {
+    if (strcmp(w.variable, "ZALLOC_EXITCODE") == 0) {
+      seen = true;
+      cr_assert_not(w.exported);
+    } else {
+      cr_assert(w.exported, "%s", w.variable);
+    }
+  }
+  cr_assert(seen);
+}
+
+/* The wrapper's own flags, and `zalloc --help`, come from the tables too: every flag of both
+ * appears in the help, lines fit the width, backquotes of the reference are gone. */
+Test(options, help_lists_every_flag_within_the_width) {
+  static char buf[32768];
+  za_out_t o;
+  za_out_init(&o, -1, buf, sizeof buf - 1);
+  za_options_write_help(&o, 79);
+  buf[o.len] = '\0';
+  cr_assert_lt(o.len, sizeof buf - 1);
+  cr_assert(strncmp(buf, "usage: zalloc [options]", 23) == 0, "%.100s", buf);
+  za_wrapper_option_t w;
+  size_t own = 0;
+  for (size_t i = 0; za_options_wrapper(i, &w); i++) {
+    char want[64];
+    snprintf(want, sizeof want, "\n  %s%s", w.flag, w.metavar ? "=" : "");
+    cr_assert_not_null(strstr(buf, want), "%s missing from:\n%s", w.flag, buf);
+  }
+  for (; za_options_wrapper_only(own, &w); own++) {
+    cr_assert_null(w.variable);
+    char want[64];
+    snprintf(want, sizeof want, "\n  %s", w.flag);
+    cr_assert_not_null(strstr(buf, want), "%s missing", w.flag);
+  }
+  cr_assert_geq(own, 4);
+  cr_assert_null(strchr(buf, '`'), "a backquote in the help");
+  /* Wrapped lines (indented by 6) fit in 79 columns. */
+  for (const char *line = buf; *line;) {
+    const char *nl = strchr(line, '\n');
+    size_t len = nl ? (size_t)(nl - line) : strlen(line);
+    if (strncmp(line, "      ", 6) == 0) cr_assert_leq(len, 79, "%.*s", (int)len, line);
+    line += len + (nl != NULL);
+  }
+}

@@ -1,4 +1,4 @@
-/* The `zalloc` wrapper script, run as a user would run it. */
+/* The `zalloc` wrapper, run as a user would run it. */
 #define _GNU_SOURCE
 #include <criterion/criterion.h>
 
@@ -68,13 +68,14 @@ Test(wrapper, unknown_options_and_a_missing_program_are_usage_errors) {
   run_free(&r);
 }
 
-Test(wrapper, a_bad_mode_is_rejected_by_the_library_before_main) {
+/* The wrapper checks every value with the library's own parser before anything runs. */
+Test(wrapper, a_bad_value_is_rejected_before_anything_runs) {
   run_result_t r;
   run(&r, (const char *const[]){WRAPPER, "--mode=fast", WRAP_ENV, NULL}, NULL);
   cr_assert_eq(r.status, 2);
   cr_assert_str_empty(r.out);
-  cr_assert(strstr(r.err, "ZALLOC_MODE=fast") && strstr(r.err, "accepted:") && strstr(r.err, "gpa") &&
-            strstr(r.err, "arena"), "%s", r.err);
+  cr_assert(strstr(r.err, "zalloc: --mode: ZALLOC_MODE=fast is not a known value; accepted: gpa,arena"), "%s", r.err);
+  cr_assert_eq(strchr(r.err, '\n') - r.err + 1, (long)r.err_len, "one line: %s", r.err);
   run_free(&r);
 }
 
@@ -85,4 +86,36 @@ Test(wrapper, help_goes_to_stdout_with_status_0) {
   cr_assert(strncmp(r.out, "usage: zalloc", 13) == 0 && strstr(r.out, "--log=PATH"), "%s", r.out);
   cr_assert_str_empty(r.err);
   run_free(&r);
+}
+
+/* Values may follow their flag as the next argument; --suppress may be repeated (the files are
+ * joined, made absolute); --version; a program that is not there is 127, as in a shell. */
+Test(wrapper, flag_forms_version_and_a_missing_program) {
+  char *dir = make_temp_dir("wrap");
+  char *a, *b;
+  cr_assert(asprintf(&a, "%s/a.supp", dir) > 0 && asprintf(&b, "%s/b.supp", dir) > 0);
+  FILE *f = fopen(a, "w");
+  fputs("leak:nothing_here\n", f);
+  fclose(f);
+  f = fopen(b, "w");
+  fputs("double-free:nothing_either\n", f);
+  fclose(f);
+  run_result_t r;
+  const char *env[] = {"ZALLOC_MODE=", "ZALLOC_ABORT=", "ZALLOC_LOG=", "LD_PRELOAD=", "ZALLOC_LIBRARY=", NULL};
+  char *aopt, *bopt;
+  cr_assert(asprintf(&aopt, "--suppress=%s", a) > 0 && asprintf(&bopt, "--suppress=%s", b) > 0);
+  run(&r, (const char *const[]){WRAPPER, "--mode", "arena", aopt, bopt, "--", WRAP_ENV, NULL}, env);
+  cr_assert_eq(r.status, 0, "%s", r.err);
+  cr_assert(strstr(r.out, "ZALLOC_MODE=arena\n"), "%s", r.out);
+  run_free(&r);
+  run(&r, (const char *const[]){WRAPPER, "--version", NULL}, NULL);
+  cr_assert_eq(r.status, 0);
+  cr_assert(strncmp(r.out, "zalloc ", 7) == 0, "%s", r.out);
+  run_free(&r);
+  run(&r, (const char *const[]){WRAPPER, "no-such-program-anywhere", NULL}, NULL);
+  cr_assert_eq(r.status, 127);
+  cr_assert_str_eq(r.err, "zalloc: no-such-program-anywhere: command not found\n");
+  run_free(&r);
+  free(aopt); free(bopt); free(a); free(b);
+  remove_tree(dir); free(dir);
 }
