@@ -287,7 +287,7 @@ static int resolve_safe(za_report_t *r, uintptr_t pc, bool exact, za_frame_t *ou
 
 typedef struct cached {
   uintptr_t pc;                   /* 0: empty */
-  bool exact;
+  bool exact, cheap;
   za_frame_t *frames;
   int n;
 } cached_t;
@@ -299,23 +299,44 @@ typedef struct pass {
   size_t slots;
 } pass_t;
 
-static cached_t *lookup(pass_t *p, uintptr_t pc, bool exact) {
+static cached_t *lookup(pass_t *p, uintptr_t pc, bool exact, bool cheap) {
   za_report_t *r = p->s.r;
   size_t mask = p->slots - 1, i = (size_t)((pc * 0x9e3779b97f4a7c15u) >> 40) & mask;
   for (size_t probe = 0; p->slots && probe < p->slots; probe++, i = (i + 1) & mask) {
-    if (p->cache[i].pc == pc && p->cache[i].exact == exact) return &p->cache[i];
+    if (p->cache[i].pc == pc && p->cache[i].exact == exact && p->cache[i].cheap == cheap)
+      return &p->cache[i];
     if (p->cache[i].pc == 0) break;
   }
   za_frame_t tmp[MAX_INLINE];
-  int n = p->s.dwfl ? resolve_full(&p->s, pc, exact, tmp) : 0;
+  int n = p->s.dwfl && !cheap ? resolve_full(&p->s, pc, exact, tmp) : 0;
   if (n == 0) n = resolve_safe(r, pc, exact, tmp, p->full);
   za_frame_t *frames = za_rmem_alloc(&r->mem, (size_t)n * sizeof *frames);
   if (!frames) return NULL;
   memcpy(frames, tmp, (size_t)n * sizeof *frames);
   static cached_t none;
   cached_t *c = p->slots && p->cache[i].pc == 0 ? &p->cache[i] : &none;
-  *c = (cached_t){pc, exact, frames, n};
+  *c = (cached_t){pc, exact, cheap, frames, n};
   return c;
+}
+
+/* The C library's code: the debug information of a distribution's libc is large and
+ * compressed, and reading it made a report cost 90 ms in a process as small as `gcc
+ * --version` - for the frames of __libc_start_main below main, in nearly every stack. Its
+ * frames get file:line only where the block was allocated inside libc itself (strdup,
+ * getline, fopen: the libc frames at the top of the stack); libc frames further out (the
+ * start of the program, qsort calling back) are named from its symbol table. */
+static bool in_libc(uintptr_t pc) {
+  static uintptr_t lo, hi;
+  static bool known;
+  if (!known) {
+    struct dl_find_object o;
+    if (_dl_find_object((void *)(uintptr_t)&fopen, &o) == 0) {
+      lo = (uintptr_t)o.dlfo_map_start;
+      hi = (uintptr_t)o.dlfo_map_end;
+    }
+    known = true;
+  }
+  return pc - lo < hi - lo;
 }
 
 static void name_stack(void *ctx, za_rstack_t *st) {
@@ -323,8 +344,11 @@ static void name_stack(void *ctx, za_rstack_t *st) {
   za_frame_t *parts[ZA_STACK_MAX_DEPTH];
   int counts[ZA_STACK_MAX_DEPTH], total = 0;
   int npcs = st->npcs < ZA_STACK_MAX_DEPTH ? st->npcs : ZA_STACK_MAX_DEPTH;
+  bool top = true;   /* still in the libc frames at the top of the stack (see in_libc) */
   for (int i = 0; i < npcs; i++) {
-    cached_t *c = lookup(p, st->pcs[i], i == 0 && st->exact_first);
+    bool libc = in_libc(st->pcs[i]);
+    if (!libc) top = false;
+    cached_t *c = lookup(p, st->pcs[i], i == 0 && st->exact_first, libc && !top);
     parts[i] = c ? c->frames : NULL;
     counts[i] = c ? c->n : 0;
     total += counts[i];
