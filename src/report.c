@@ -2,6 +2,7 @@
 #include "report.h"
 #include "backend.h"
 #include "crash.h"
+#include "fail.h"
 #include "findings.h"
 #include "leaks.h"
 #include "lock.h"
@@ -201,6 +202,8 @@ static int final_report(za_end_how_t how, int status) {
   r.end = (za_rend_t){.how = how, .status = status};
   fill_stats(&r, false);
   za_findings_collect(&r, false);
+  za_fail_collect(&r, false);
+  za_fail_write_sites();
   if (za_backend->for_each_live && za_opt.leaks != ZA_LEAKS_OFF) {
     za_leaks_stack_floor(__builtin_frame_address(0));
     za_leaks_collect(&r, false);
@@ -265,6 +268,7 @@ void za_report_on_demand(int signo, unsigned sequence) {
     r.end = (za_rend_t){.how = ZA_END_RUNNING, .signo = signo, .sequence = sequence};
     fill_stats(&r, false);
     za_findings_collect(&r, false);
+    za_fail_collect(&r, false);
     if (za_backend->for_each_live && za_opt.leaks != ZA_LEAKS_OFF) za_leaks_collect(&r, true);
     name(&r);
     conclude(&r, false);
@@ -290,6 +294,7 @@ void za_report_signal(int signo, const siginfo_t *info, const void *ucontext) {
     limited = "the signal arrived inside fork(), while zalloc held its locks";
   fill_stats(&r, true);
   za_findings_collect(&r, true);
+  za_fail_collect(&r, true);
   /* Full names (libdw) only where crash.c found them safe; a fault while naming falls back to
    * the symbol tables. */
   if (r.nstacks) {

@@ -1,6 +1,7 @@
 /* zalloc - process start-up and fork handling (see runtime.h). */
 #include "runtime.h"
 #include "backend.h"
+#include "fail.h"
 #include "findings.h"
 #include "large.h"
 #include "leaks.h"
@@ -86,6 +87,7 @@ static void start(void) {
     fatal("zalloc: cannot reserve address space for the segment table (ulimit -v?)");
   za_heap_init();
   za_backend->init();
+  za_fail_init();
   za_thread_init();
 }
 
@@ -105,7 +107,7 @@ void za_runtime_init(void) {
 
 void za_runtime_outside_malloc(const void *self) {
   za_runtime_ensure();
-  if (za_backend->checks && za_opt.stack_depth > 0) za_stack_init(self);
+  if ((za_backend->checks || za_fail_wants_stacks()) && za_opt.stack_depth > 0) za_stack_init(self);
   za_leaks_init(self);
 }
 
@@ -122,6 +124,7 @@ void za_fork_prepare(void) {
   za_heap_fork_prepare();
   za_segment_fork_prepare();
   za_large_fork_prepare();
+  za_fail_fork_prepare();
   za_findings_fork_prepare();
   za_os_fork_prepare();     /* last: taken inside the other subsystems' locks */
 }
@@ -129,6 +132,7 @@ void za_fork_prepare(void) {
 void za_fork_parent(void) {
   za_os_fork_parent();
   za_findings_fork_parent();
+  za_fail_fork_parent();
   za_large_fork_parent();
   za_segment_fork_parent();
   za_heap_fork_parent();
@@ -141,6 +145,7 @@ void za_fork_child(void) {
   za_parent_pid = forking_pid;
   za_os_fork_child();
   za_findings_fork_child();
+  za_fail_fork_child();
   za_large_fork_child();
   za_segment_fork_child();
   za_heap_fork_child();
