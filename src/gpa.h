@@ -10,6 +10,10 @@
 #define ZA_GUARD_BYTE 0xabu
 #define ZA_FREED_BYTE 0xfdu
 
+/* The GPA's per-slot extension (its records), in bits per 16 bytes of heap: the page backend,
+ * which is the GPA with guarded pages in front, declares the same. */
+#define ZA_GPA_EXT_BITS 192u
+
 /* A quarantined block leaves the quarantine: check its fill pattern (recording a write after
  * free), then make its memory reusable. Called by the quarantine without any lock held. */
 void za_gpa_release(za_thread_t *t, uintptr_t p);

@@ -7,6 +7,7 @@
 #include "leaks.h"
 #include "lock.h"
 #include "options.h"
+#include "page.h"
 #include "prim.h"
 #include "prim_signal.h"
 #include "report_json.h"
@@ -204,6 +205,7 @@ static int final_report(za_end_how_t how, int status) {
   za_findings_collect(&r, false);
   za_fail_collect(&r, false);
   za_fail_write_sites();
+  za_page_collect(&r);
   if (za_backend->for_each_live && za_opt.leaks != ZA_LEAKS_OFF) {
     za_leaks_stack_floor(__builtin_frame_address(0));
     za_leaks_collect(&r, false);
@@ -269,6 +271,7 @@ void za_report_on_demand(int signo, unsigned sequence) {
     fill_stats(&r, false);
     za_findings_collect(&r, false);
     za_fail_collect(&r, false);
+    za_page_collect(&r);
     if (za_backend->for_each_live && za_opt.leaks != ZA_LEAKS_OFF) za_leaks_collect(&r, true);
     name(&r);
     conclude(&r, false);
@@ -295,6 +298,7 @@ void za_report_signal(int signo, const siginfo_t *info, const void *ucontext) {
   fill_stats(&r, true);
   za_findings_collect(&r, true);
   za_fail_collect(&r, true);
+  za_page_collect(&r);
   /* Full names (libdw) only where crash.c found them safe; a fault while naming falls back to
    * the symbol tables. */
   if (r.nstacks) {

@@ -7,6 +7,7 @@
 #include "leaks.h"
 #include "options.h"
 #include "out.h"
+#include "page.h"
 #include "prim.h"
 #include "heap.h"
 #include "stack.h"
@@ -26,6 +27,7 @@ static int init_tid;
 static const za_backend_t *const backends[ZA_MODE_COUNT] = {
   [ZA_MODE_GPA] = &za_gpa_backend,
   [ZA_MODE_ARENA] = &za_arena_backend,
+  [ZA_MODE_PAGE] = &za_page_backend,
 };
 
 static _Noreturn void fatal(const char *line) {
@@ -125,6 +127,7 @@ void za_fork_prepare(void) {
   za_segment_fork_prepare();
   za_large_fork_prepare();
   za_fail_fork_prepare();
+  za_page_fork_prepare();
   za_findings_fork_prepare();
   za_os_fork_prepare();     /* last: taken inside the other subsystems' locks */
 }
@@ -132,6 +135,7 @@ void za_fork_prepare(void) {
 void za_fork_parent(void) {
   za_os_fork_parent();
   za_findings_fork_parent();
+  za_page_fork_parent();
   za_fail_fork_parent();
   za_large_fork_parent();
   za_segment_fork_parent();
@@ -145,6 +149,7 @@ void za_fork_child(void) {
   za_parent_pid = forking_pid;
   za_os_fork_child();
   za_findings_fork_child();
+  za_page_fork_child();
   za_fail_fork_child();
   za_large_fork_child();
   za_segment_fork_child();
