@@ -46,11 +46,10 @@ static ZA_COLD void *undo(za_thread_t *t, void *p) {
 
 /* ZALLOC_LIMIT and ZALLOC_FAIL_*: may realloc(p, size) go ahead? (p intact if not) */
 static ZA_COLD bool realloc_allowed(void *p, size_t size) {
-  if (!za_fail_allow(ZA_OP_REALLOC, size)) return false;
   za_block_info_t info;
-  if (za_opt.limit && za_backend->lookup(p, &info) == ZA_BLOCK_LIVE && !info.internal)
-    return za_budget_fits(info.size, size, ZA_OP_REALLOC);
-  return true;
+  size_t old = 0;
+  if (za_opt.limit && za_backend->lookup(p, &info) == ZA_BLOCK_LIVE && !info.internal) old = info.size;
+  return za_fail_allow(ZA_OP_REALLOC, size, old);
 }
 
 /* `op`, `a` and `b` only name the request if it must be refused (see refuse). `flags`:
@@ -63,7 +62,7 @@ static void *alloc_block(za_counter_t call, size_t size, size_t align, unsigned 
   flags |= alloc_flags(ZA_KIND_MALLOC);
   bool counted = !(flags & ZA_ALLOC_INTERNAL); /* zalloc's own blocks are not the program's */
   if (counted) za_stats_call(t, call);
-  if (za_unlikely(za_fail_on) && counted && !za_fail_allow(op, size)) {
+  if (za_unlikely(za_fail_on) && counted && !za_fail_allow(op, size, 0)) {
     za_thread_leave(t);
     errno = ENOMEM;
     return NULL;

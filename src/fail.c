@@ -96,7 +96,7 @@ void za_budget_resized(size_t old, size_t now) {
   else atomic_fetch_sub_explicit(&held, old - now, memory_order_relaxed);
 }
 
-bool za_budget_fits(size_t old, size_t size, za_op_t op) {
+static bool budget_fits(size_t old, size_t size, za_op_t op) {
   size_t limit = za_opt.limit;
   if (!limit) return true;
   size_t now = atomic_load_explicit(&held, memory_order_relaxed);
@@ -171,7 +171,7 @@ static za_stack_id_t count_call(void) {
   return st;
 }
 
-bool za_fail_allow(za_op_t op, size_t size) {
+bool za_fail_allow(za_op_t op, size_t size, size_t freeing) {
   if (census || injecting) {
     za_stack_id_t st = census ? count_call() : 0;
     bool stacked = census;
@@ -189,7 +189,7 @@ bool za_fail_allow(za_op_t op, size_t size) {
     }
   }
 budget:
-  return za_budget_fits(0, size, op);
+  return budget_fits(freeing, size, op);
 }
 
 /* ---- start-up ---------------------------------------------------------------------------------- */

@@ -35,10 +35,11 @@ void za_fail_init(void);
 /* Whether stacks must be captured in any mode (ZALLOC_FAIL_MATCH, the census, the report). */
 bool za_fail_wants_stacks(void);
 
-/* One allocation call of the program's, of `size` bytes (as asked), by `op`: false if it must
- * fail (injected, or `size` alone would take the heap over the budget), recorded for the
- * report. Counts the call. */
-bool za_fail_allow(za_op_t op, size_t size);
+/* One allocation call of the program's, of `size` bytes (as asked), by `op`, which frees a
+ * block of `freeing` bytes if it succeeds (realloc; else 0): false if it must fail (injected,
+ * or `size` alone would take the heap over the budget), recorded for the report. Counts the
+ * call. */
+bool za_fail_allow(za_op_t op, size_t size, size_t freeing);
 /* The budget: the heap is to hold `add` more bytes while `freeing` bytes of it go (a realloc
  * that moves a block frees the old one after). False, with nothing changed and the refusal
  * recorded for `op` and `size`, if that would take it over ZALLOC_LIMIT; else `add` is held.
@@ -48,9 +49,7 @@ bool za_budget_take(size_t add, size_t freeing, za_op_t op, size_t size);
 void za_budget_release(size_t n);
 /* A block was resized where it lies, from `old` to `now` bytes (za_budget_fits said yes). */
 void za_budget_resized(size_t old, size_t now);
-/* Whether a realloc of a block holding `old` bytes to `size` bytes fits the budget; records a
- * refusal if not. */
-bool za_budget_fits(size_t old, size_t size, za_op_t op);
+
 
 struct za_report;
 /* The failures so far into the report (signal_safe: the lock only tried). */

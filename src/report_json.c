@@ -229,7 +229,7 @@ static void crash(za_out_t *o, bool *first, const za_report_t *r) {
     const char *relation = c->addr < c->block ? "before" : c->addr - c->block < (size ? size : 1) ? "inside" : "after";
     size_t distance = c->addr < c->block ? c->block - c->addr
                       : c->addr - c->block < (size ? size : 1) ? c->addr - c->block
-                                                                : c->addr - c->block - size;
+                                                                : c->addr - c->block - size + 1;
     bool g = true;
     za_out_str(o, "{");
     kaddr(o, &g, "address", c->block);

@@ -93,8 +93,9 @@ static void write_ended(za_out_t *o, const char *pre, const za_report_t *r) {
   za_out_str(o, "\n");
 }
 
-/* "address 0x..28 is 8 bytes past the end of the 32-byte block 0x..10 (freed)"; "read at
- * address ..." where the access is known. */
+/* "address 0x..38 is 9 bytes past the end of the 32-byte block 0x..10 (freed)" (the first byte
+ * past the end is 1 byte past it, as heap overflow findings count); "read at address ..." where
+ * the access is known. */
 static void write_crash_block(za_out_t *o, const char *pre, const za_rcrash_t *c) {
   const za_block_info_t *b = &c->block_info;
   const char *state = c->block_state == ZA_BLOCK_LIVE ? "live" : "freed";
@@ -107,8 +108,8 @@ static void write_crash_block(za_out_t *o, const char *pre, const za_rcrash_t *c
   else if (c->addr - c->block < (b->size ? b->size : 1))
     za_out_printf(o, "at offset %N in", (size_t)(c->addr - c->block));
   else
-    za_out_printf(o, "%N byte%s past the end of", (size_t)(c->addr - c->block - b->size),
-                  plural(c->addr - c->block - b->size));
+    za_out_printf(o, "%N byte%s past the end of", (size_t)(c->addr - c->block - b->size + 1),
+                  plural(c->addr - c->block - b->size + 1));
   za_out_printf(o, " the %N-byte block %p (%s, allocated with %s)\n", b->size, (void *)c->block,
                 state, za_words_alloc_kind(b->kind));
   write_stack(o, pre, "allocated at", b->alloc_tid, c->block_alloc);

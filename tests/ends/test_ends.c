@@ -146,7 +146,7 @@ Test(ends, segv_past_the_end_of_a_block) {
   char *log = crash(&z, "read-past-freed", NULL, SIGSEGV, &pid);
   char *block = zr_value(z.r.out, "block");
   uintptr_t b = strtoull(block, NULL, 16);
-  zr_assert_line(log, "==%ld==   read at address %p is 8 bytes past the end of the 9,437,184-byte block %s "
+  zr_assert_line(log, "==%ld==   read at address %p is 9 bytes past the end of the 9,437,184-byte block %s "
                       "(freed, allocated with malloc)", pid, (void *)(b + (9 << 20) + 8), block);
   free(block), free(log);
   zr_end(&z);
