@@ -370,7 +370,7 @@ static za_block_state_t gpa_resize(za_thread_t *t, void *p, size_t new_size, za_
   *resized = NULL;
   (void)t;
   za_segment_t *seg = za_segment_find(p);
-  if (!seg && za_page_owns(p)) return za_page_resize(p, info, resized);
+  if (!seg && za_page_owns(p)) return za_page_resize(p, new_size, info, resized);
   if (!seg) {
     za_block_state_t st = large_classify(p, info);
     if (st != ZA_BLOCK_LIVE) return st;

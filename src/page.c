@@ -21,8 +21,8 @@
 
 enum { ST_NEVER, ST_LIVE, ST_QUARANTINED, ST_FREE };
 
-/* One per slot. `word`: state (bits 0-1), kind (2-3), internal (4), the fork epoch the block
- * was allocated in (16-31); CAS'd at free. */
+/* One per slot. `word`: state (bits 0-1), kind (2-3), internal (4), placed at the start of its
+ * data pages (5), the fork epoch the block was allocated in (16-31); CAS'd at free. */
 typedef struct rec {
   _Atomic uint32_t word;
   uint32_t next;                  /* quarantine or free list: the next slot's id; 0 none */
@@ -36,6 +36,7 @@ typedef struct rec {
 #define W_STATE(w) ((w) & 3u)
 #define W_KIND(w) (((w) >> 2) & 3u)
 #define W_INTERNAL 16u
+#define W_AT_START 32u
 #define W_EPOCH(w) ((w) >> 16)
 
 typedef struct chunk {
@@ -240,17 +241,24 @@ static void *refuse(void) {
   return NULL;
 }
 
+/* A block realloc is growing (ZA_ALLOC_GROWING) is placed at the start of its data pages, with
+ * room for half as much again, so that it can grow where it is (za_page_resize) rather than be
+ * copied at every step: a buffer grown a few bytes at a time would otherwise cost a copy and two
+ * system calls per step. The pages after it are inaccessible until it grows into them, so an
+ * overflow still faults within a page of its end (the bytes between are guard bytes). */
 void *za_page_alloc(za_thread_t *t, size_t size, size_t align, unsigned flags) {
   if (!za_page_span || (flags & ZA_ALLOC_INTERNAL)) return NULL;
-  bool end = za_opt.page_align == ZA_PAGE_ALIGN_END;
+  bool start = za_opt.page_align == ZA_PAGE_ALIGN_START || (flags & ZA_ALLOC_GROWING);
   /* Bytes from the data pages' edge to the block's far end, at worst. */
-  size_t need = align > ZA_PAGE_SIZE ? size + (align - ZA_PAGE_SIZE) : end ? za_align_up(size, align) : size;
-  if (need < size || need > (size_t)class_pages[nclasses - 1] * ZA_PAGE_SIZE) return refuse();
+  size_t need = align > ZA_PAGE_SIZE ? size + (align - ZA_PAGE_SIZE) : start ? size : za_align_up(size, align);
+  size_t max = (size_t)class_pages[nclasses - 1] * ZA_PAGE_SIZE;
+  if (need < size || need > max) return refuse();
+  size_t room = (flags & ZA_ALLOC_GROWING) && need <= max / 3 * 2 ? need + need / 2 : need;
   if (atomic_load_explicit(&live, memory_order_relaxed) >= most_live) {
     limit_reached();
     return refuse();
   }
-  unsigned c = class_for(need ? (need + ZA_PAGE_SIZE - 1) / ZA_PAGE_SIZE : 1);
+  unsigned c = class_for(room ? (room + ZA_PAGE_SIZE - 1) / ZA_PAGE_SIZE : 1);
   za_lock(&lock);
   uint32_t id = take_slot(c);
   za_unlock(&lock);
@@ -258,7 +266,7 @@ void *za_page_alloc(za_thread_t *t, size_t size, size_t align, unsigned flags) {
   chunk_t *ch = id_chunk(id);
   rec_t *r = id_rec(id);
   uintptr_t slot = slot_addr(ch, id_slot(id)), lo = data_lo(slot), hi = data_hi(ch, slot);
-  uintptr_t p = end ? (hi - size) & ~(uintptr_t)(align - 1) : za_align_up_ptr(lo, align);
+  uintptr_t p = start ? za_align_up_ptr(lo, align) : (hi - size) & ~(uintptr_t)(align - 1);
   uintptr_t first = p & ~(uintptr_t)(ZA_PAGE_SIZE - 1), last = za_align_up_ptr(p + size, ZA_PAGE_SIZE);
   size_t npages = (last - first) / ZA_PAGE_SIZE;
   if (npages && !za_os_make_accessible((void *)first, npages * ZA_PAGE_SIZE)) {
@@ -284,7 +292,8 @@ void *za_page_alloc(za_thread_t *t, size_t size, size_t align, unsigned flags) {
   atomic_fetch_add_explicit(&live_pages, npages, memory_order_relaxed);
   atomic_fetch_add_explicit(&guarded, 1, memory_order_relaxed);
   uint32_t epoch = atomic_load_explicit(&za_epoch, memory_order_relaxed) & 0xffffu;
-  atomic_store_explicit(&r->word, ST_LIVE | ZA_ALLOC_KIND(flags) << 2 | epoch << 16, memory_order_release);
+  atomic_store_explicit(&r->word, ST_LIVE | ZA_ALLOC_KIND(flags) << 2 | (start ? W_AT_START : 0) | epoch << 16,
+                        memory_order_release);
   return (void *)p;
 }
 
@@ -355,12 +364,30 @@ za_block_state_t za_page_free(za_thread_t *t, void *p, za_block_info_t *info) {
   return ZA_BLOCK_LIVE;
 }
 
-/* A guarded block always moves: its end (or start) is where its guard page is. */
-za_block_state_t za_page_resize(void *p, za_block_info_t *info, void **resized) {
+/* A block placed at the start of its data pages grows or shrinks where it is while it fits
+ * them: the pages it needs made accessible, those it no longer needs given back, the bytes
+ * after its new end guard bytes. A block against its guard page at its end always moves. */
+za_block_state_t za_page_resize(void *p, size_t new_size, za_block_info_t *info, void **resized) {
   where_t wh;
   *resized = NULL;
   za_block_state_t st = classify(p, &wh, info);
-  if (st == ZA_BLOCK_LIVE) check_guards(wh.rec, wh.addr, info, ZA_OP_REALLOC);
+  if (st != ZA_BLOCK_LIVE) return st;
+  rec_t *r = wh.rec;
+  check_guards(r, wh.addr, info, ZA_OP_REALLOC);
+  uintptr_t b = (uintptr_t)p, first = wh.addr + (size_t)r->first_page * ZA_PAGE_SIZE;
+  uintptr_t old_last = first + (size_t)r->npages * ZA_PAGE_SIZE;
+  if (!(wh.word & W_AT_START) || new_size > data_hi(wh.chunk, wh.addr) - b || r->npages == 0) return st;
+  uintptr_t last = za_align_up_ptr(b + new_size, ZA_PAGE_SIZE);
+  if (last < first + ZA_PAGE_SIZE) last = first + ZA_PAGE_SIZE;
+  if (last > old_last && !za_os_make_accessible((void *)old_last, last - old_last)) return st;
+  if (last < old_last) za_os_make_inaccessible((void *)last, old_last - last);
+  memset((void *)(b + new_size), ZA_GUARD_BYTE, last - (b + new_size));
+  size_t npages = (last - first) / ZA_PAGE_SIZE;
+  if (npages >= r->npages) atomic_fetch_add_explicit(&live_pages, npages - r->npages, memory_order_relaxed);
+  else atomic_fetch_sub_explicit(&live_pages, r->npages - npages, memory_order_relaxed);
+  r->npages = (uint32_t)npages;
+  r->size = new_size;
+  *resized = p;
   return st;
 }
 

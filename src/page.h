@@ -21,8 +21,9 @@
  *
  * Freeing gives the block's pages back to the system and makes them inaccessible in one call;
  * the slot waits in a FIFO quarantine (ZALLOC_PAGE_QUARANTINE bytes of address space) before
- * its class may use it again, so an access after free faults for as long as it waits. realloc
- * always moves a guarded block.
+ * its class may use it again, so an access after free faults for as long as it waits. A block
+ * realloc grows gets room to grow where it is (it then starts its data pages, whatever the
+ * alignment option says), so growing a buffer step by step does not copy it at every step.
  *
  * The kernel's map limit (vm.max_map_count, 65530 by default): a live block costs two
  * mappings (its accessible pages split the inaccessible reservation; freed pages merge back),
@@ -53,10 +54,11 @@ bool za_page_init(void);
 /* A guarded block, or NULL when this allocator cannot serve it now (map limit, no address
  * space, too large, zalloc's own): the caller uses another. As backend.h's alloc. */
 void *za_page_alloc(za_thread_t *t, size_t size, size_t align, unsigned flags);
-/* The backend contract for pointers za_page_owns (see backend.h). resize never resizes. */
+/* The backend contract for pointers za_page_owns (see backend.h). resize resizes only blocks
+ * placed at the start of their data pages (see page.c). */
 za_block_state_t za_page_lookup(const void *p, za_block_info_t *info);
 za_block_state_t za_page_free(za_thread_t *t, void *p, za_block_info_t *info);
-za_block_state_t za_page_resize(void *p, za_block_info_t *info, void **resized);
+za_block_state_t za_page_resize(void *p, size_t new_size, za_block_info_t *info, void **resized);
 za_block_state_t za_page_locate(uintptr_t addr, uintptr_t *start, za_block_info_t *info);
 void za_page_for_each_live(void (*fn)(void *ctx, const za_live_block_t *b), void *ctx);
 void za_page_check_all(void);

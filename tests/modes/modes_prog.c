@@ -53,6 +53,15 @@ SCENARIO scenario_write_past_guard(void) {
   return 0;
 }
 
+/* A block grown by realloc in steps grows where it is, from the start of its pages: a read a
+ * page past its end still faults. */
+SCENARIO scenario_grown_overflow(void) {
+  char *p = malloc(10);
+  for (size_t n = 100; n <= 5000; n += 100) p = realloc(p, n);
+  say_block("p", p);
+  return read_at(launder(p), 8192);
+}
+
 /* ZALLOC_PAGE_ALIGN=start: the block starts right after its guard page. */
 SCENARIO scenario_underflow(void) {
   char *p = malloc(24);
@@ -292,7 +301,7 @@ typedef struct { const char *name; int (*fn)(void); } scenario_t;
 static const scenario_t scenarios[] = {
   {"read-after-free", scenario_read_after_free},   {"read-past-end", scenario_read_past_end},
   {"write-past-guard", scenario_write_past_guard}, {"underflow", scenario_underflow},
-  {"slack-overflow", scenario_slack_overflow},
+  {"slack-overflow", scenario_slack_overflow},     {"grown-overflow", scenario_grown_overflow},
   {"promises", scenario_promises},                 {"map-limit", scenario_map_limit},
   {"threads-fork", scenario_threads_fork},         {"limit-boundaries", scenario_limit_boundaries},
   {"limit-classes", scenario_limit_classes},       {"inject", scenario_inject},

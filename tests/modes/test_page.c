@@ -139,6 +139,22 @@ Test(page, underflow_faults_with_start_alignment) {
   zr_end(&z);
 }
 
+/* A block grown step by step with realloc (in place, from the start of its pages) still faults
+ * a page past its end. */
+Test(page, grown_block_still_faults_past_its_end) {
+  zr_run_t z;
+  long pid;
+  uintptr_t p;
+  char *log = crashed(&z, "grown-overflow", ENV("ZALLOC_MODE=page"), &pid, &p);
+  long tid = zr_value_long(z.r.out, "tid");
+  cr_assert_eq(p % 4096, 0, "a growing block starts its page: %#lx", (unsigned long)p);
+  assert_fault(log, pid, tid, p + 8192, "page");
+  zr_assert_line(log, "==%ld==   read at address %p is 3,193 bytes past the end of the 5,000-byte block %p (live, allocated with malloc)",
+                 pid, (void *)(p + 8192), (void *)p);
+  free(log);
+  zr_end(&z);
+}
+
 /* Without a crash report (ZALLOC_CRASH_REPORT=0) the fault still kills the program as it
  * would have; nothing is written. */
 Test(page, fault_without_crash_report_still_kills) {
