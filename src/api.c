@@ -7,6 +7,7 @@
 #include "zalloc.h"
 #include "arena.h"
 #include "backend.h"
+#include "fail.h"
 #include "findings.h"
 #include "gpa.h"
 #include "options.h"
@@ -56,6 +57,21 @@ static inline unsigned alloc_flags(za_kind_t kind) {
   return (unsigned)kind << ZA_ALLOC_KIND_SHIFT | (za_unlikely(za_stack_internal()) ? ZA_ALLOC_INTERNAL : 0);
 }
 
+/* ZALLOC_LIMIT: a block just allocated would take the heap over the budget. It goes back. */
+static ZA_COLD void *undo(za_thread_t *t, void *p) {
+  za_block_info_t info;
+  backend_free(t, p, &info);
+  return NULL;
+}
+
+/* ZALLOC_LIMIT and ZALLOC_FAIL_*: may realloc(p, size) go ahead? (p intact if not) */
+static ZA_COLD bool realloc_allowed(void *p, size_t size) {
+  za_block_info_t info;
+  size_t old = 0;
+  if (za_opt.limit && za_backend->lookup(p, &info) == ZA_BLOCK_LIVE && !info.internal) old = info.size;
+  return za_fail_allow(ZA_OP_REALLOC, size, old);
+}
+
 /* `op`, `a` and `b` only name the request if it must be refused (see refuse). `flags`:
  * ZA_ALLOC_ZERO and the kind (za_kind_t << ZA_ALLOC_KIND_SHIFT; malloc's is 0). */
 static void *alloc_block(za_counter_t call, size_t size, size_t align, unsigned flags, za_op_t op,
@@ -66,8 +82,17 @@ static void *alloc_block(za_counter_t call, size_t size, size_t align, unsigned 
   flags |= alloc_flags(ZA_KIND_MALLOC);
   bool counted = !(flags & ZA_ALLOC_INTERNAL); /* zalloc's own blocks are not the program's */
   if (counted) za_stats_call(t, call);
+  if (za_unlikely(za_fail_on) && counted && !za_fail_allow(op, size, 0)) {
+    za_thread_leave(t);
+    errno = ENOMEM;
+    return NULL;
+  }
   void *p = backend_alloc(t, size, align, flags);
-  if (za_likely(p != NULL) && counted) za_stats_alloc(t, counted_size(p, size));
+  if (za_likely(p != NULL) && counted) {
+    size_t bytes = counted_size(p, size);
+    if (za_unlikely(za_fail_on) && !za_budget_take(bytes, 0, op, size)) p = undo(t, p);
+    else za_stats_alloc(t, bytes);
+  }
   za_thread_leave(t);
   if (za_unlikely(p == NULL)) errno = ENOMEM;
   return p;
@@ -104,6 +129,7 @@ static bool free_block(za_thread_t *t, za_op_t op, void *p, za_kind_t kind, size
   if (za_likely(st == ZA_BLOCK_LIVE)) {
     if (za_unlikely(info.internal)) return false;
     if (this_epoch(&info)) za_stats_free(t, info.size);
+    if (za_unlikely(za_fail_on)) za_budget_release(info.size);
     if (za_unlikely(za_backend->checks && (info.kind != kind || (size && size != info.size))))
       za_finding_mismatch(op, p, &info, size);
   } else {
@@ -132,10 +158,16 @@ void *za_realloc(void *p, size_t size) {
     return refuse(ZA_OP_REALLOC, ZA_REQ_TOO_LARGE, size, 0, p, ENOMEM);
   za_runtime_ensure();
   za_thread_t *t = za_thread_enter();
-  if (!za_stack_internal()) za_stats_call(t, ZA_C_REALLOC);
+  bool counted = !za_stack_internal();
+  if (counted) za_stats_call(t, ZA_C_REALLOC);
   if (size == 0) {
     free_block(t, ZA_OP_REALLOC, p, ZA_KIND_MALLOC, 0); /* glibc: free, return NULL */
     za_thread_leave(t);
+    return NULL;
+  }
+  if (za_unlikely(za_fail_on) && counted && !realloc_allowed(p, size)) {
+    za_thread_leave(t);
+    errno = ENOMEM;
     return NULL;
   }
   void *q = NULL;
@@ -144,14 +176,23 @@ void *za_realloc(void *p, size_t size) {
   if (st != ZA_BLOCK_LIVE) {
     za_finding_record(ZA_OP_REALLOC, p, st, &info); /* p is left as it was */
   } else if (q) {
-    if (this_epoch(&info) && !info.internal)
-      za_stats_resize(t, info.size, counted_size(q, size));
+    size_t bytes = counted_size(q, size);
+    if (this_epoch(&info) && !info.internal) za_stats_resize(t, info.size, bytes);
+    if (za_unlikely(za_fail_on) && !info.internal) za_budget_resized(info.size, bytes); /* checked by realloc_allowed */
     if (za_unlikely(info.kind != ZA_KIND_MALLOC)) za_finding_mismatch(ZA_OP_REALLOC, p, &info, 0);
   } else if ((q = backend_alloc(t, size, ZA_MIN_ALIGN,
                                     (size > info.size ? ZA_ALLOC_GROWING : 0) |
                                         (info.internal ? ZA_ALLOC_INTERNAL : 0) |
                                         alloc_flags(ZA_KIND_MALLOC))) != NULL) {
-    if (!info.internal && !za_stack_internal()) za_stats_alloc(t, counted_size(q, size));
+    size_t bytes = counted_size(q, size);
+    bool mine = !info.internal && counted;
+    if (za_unlikely(za_fail_on) && mine && !za_budget_take(bytes, info.size, ZA_OP_REALLOC, size)) {
+      undo(t, q);          /* p is left as it was */
+      za_thread_leave(t);
+      errno = ENOMEM;
+      return NULL;
+    }
+    if (mine) za_stats_alloc(t, bytes);
     /* Up to the old usable size: a program may have used all that malloc_usable_size said. */
     memcpy(q, p, info.usable < size ? info.usable : size);
     free_block(t, ZA_OP_REALLOC, p, ZA_KIND_MALLOC, 0);

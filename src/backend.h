@@ -85,6 +85,7 @@ typedef struct za_backend {
 
 extern const za_backend_t za_arena_backend;
 extern const za_backend_t za_gpa_backend;
+extern const za_backend_t za_page_backend;
 
 /* The backend chosen at start-up (runtime.c). */
 extern const za_backend_t *za_backend;

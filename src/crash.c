@@ -50,6 +50,17 @@ static za_rstack_t *crash_stack(za_report_t *r, const void *uc) {
   return pc ? za_model_stack_pcs(r, &pc, 1, true) : NULL;
 }
 
+/* A page fault's read or write, from the error code the kernel passes (x86-64: bit 1 of
+ * REG_ERR, set for a write); unknown elsewhere. */
+static za_access_t context_access(const void *uc) {
+#if defined(__x86_64__)
+  return (((const ucontext_t *)uc)->uc_mcontext.gregs[REG_ERR] & 2) ? ZA_ACCESS_WRITE : ZA_ACCESS_READ;
+#else
+  (void)uc;
+  return ZA_ACCESS_UNKNOWN;
+#endif
+}
+
 /* ---- where the frames are ------------------------------------------------------------------- */
 
 static const void *module_of(uintptr_t pc) {
@@ -126,6 +137,7 @@ const char *za_crash_collect(za_report_t *r, int signo, const siginfo_t *info, c
   /* Address 0 too (a NULL pointer); not for a general-protection fault, which has none. */
   c->has_addr = info && !c->sent && (signo == SIGSEGV || signo == SIGBUS) && info->si_code != SI_KERNEL;
   c->addr = c->has_addr ? (uintptr_t)info->si_addr : 0;
+  if (c->has_addr && signo == SIGSEGV && uc) c->access = context_access(uc);
   c->stack = uc ? crash_stack(r, uc) : NULL;
   classify_frames(c);
   find_block(r, c);

@@ -28,6 +28,7 @@
 #include "findings.h"
 #include "large.h"
 #include "options.h"
+#include "page.h"
 #include "prim.h"
 #include "quarantine.h"
 #include "heap.h"
@@ -58,6 +59,7 @@ typedef struct rec {
 /* Extension bits per 16 bytes of heap: one record per slot, and no slot is under 16 bytes. */
 #define REC_BITS ((unsigned)sizeof(rec_t) * 8)
 _Static_assert(sizeof(rec_t) == 24, "records are 24 bytes");
+_Static_assert(REC_BITS == ZA_GPA_EXT_BITS, "gpa.h says how big the records are");
 
 #define W_STATE(w) ((w) & 3u)
 #define W_KIND(w) (((w) >> 2) & 3u)
@@ -85,12 +87,29 @@ static void link_broken(const void *where);
 
 /* ---- per-thread state ------------------------------------------------------------------------ */
 
-typedef struct gpa_thread { za_qbatch_t *qbatch; } gpa_thread_t;
+/* sample_left: allocations until the next one goes on guarded pages (ZALLOC_SAMPLE; never,
+ * in practice, when it is off); rng: this thread's draws of that interval. */
+typedef struct gpa_thread {
+  za_qbatch_t *qbatch;
+  uint64_t sample_left, rng;
+} gpa_thread_t;
 _Static_assert(sizeof(gpa_thread_t) <= ZA_BACKEND_STATE_SIZE, "fits in za_thread_t");
 
 static inline gpa_thread_t *gpa_of(za_thread_t *t) { return (gpa_thread_t *)t->backend; }
 
-static void gpa_thread_init(za_thread_t *t) { gpa_of(t)->qbatch = NULL; }
+/* ZALLOC_SAMPLE=N: the next interval, uniform in [1, 2N - 1] (N on average). */
+static uint64_t sample_interval(gpa_thread_t *g) {
+  if (!za_opt.sample) return UINT64_MAX;
+  g->rng ^= g->rng << 13, g->rng ^= g->rng >> 7, g->rng ^= g->rng << 17;   /* xorshift64 */
+  return 1 + g->rng % (2 * (uint64_t)za_opt.sample - 1);
+}
+
+static void gpa_thread_init(za_thread_t *t) {
+  gpa_thread_t *g = gpa_of(t);
+  g->qbatch = NULL;
+  g->rng = (za_os_random_seed() ^ (uint64_t)(uintptr_t)t) | 1;
+  g->sample_left = sample_interval(g);
+}
 
 static void gpa_thread_exit(za_thread_t *t) { za_quarantine_flush(t, &gpa_of(t)->qbatch); }
 
@@ -147,7 +166,18 @@ static uintptr_t take_slot(za_thread_t *t, unsigned c, za_page_t **pgp, rec_t **
   }
 }
 
+/* This allocation is the sample: on guarded pages if they can take it. */
+static ZA_NOINLINE void *sampled(za_thread_t *t, size_t size, size_t align, unsigned flags) {
+  gpa_thread_t *g = gpa_of(t);
+  g->sample_left = sample_interval(g);
+  return za_page_alloc(t, size, align, flags);
+}
+
 void *za_gpa_alloc(za_thread_t *t, size_t size, size_t align, unsigned flags) {
+  if (za_unlikely(--gpa_of(t)->sample_left == 0)) {
+    void *p = sampled(t, size, align, flags);
+    if (p) return p;
+  }
   size_t lead = za_opt.guard ? GUARD_MIN : 0;
   size_t need = size + (za_opt.guard ? 2 * GUARD_MIN : 0);
   if (align > ZA_MIN_ALIGN) need += align - ZA_MIN_ALIGN;
@@ -222,7 +252,7 @@ static za_block_state_t gpa_lookup(const void *p, za_block_info_t *info) {
   where_t wh;
   uint32_t w;
   za_segment_t *seg = za_segment_find(p);
-  if (!seg) return large_classify(p, info);
+  if (!seg) return za_page_owns(p) ? za_page_lookup(p, info) : large_classify(p, info);
   return classify(seg, (uintptr_t)p, &wh, info, &w);
 }
 
@@ -339,7 +369,7 @@ static za_block_state_t large_free(za_thread_t *t, void *p, za_block_info_t *inf
 
 za_block_state_t za_gpa_free(za_thread_t *t, void *p, za_block_info_t *info) {
   za_segment_t *seg = za_segment_find(p);
-  if (!seg) return large_free(t, p, info, ZA_OP_FREE);
+  if (!seg) return za_page_owns(p) ? za_page_free(t, p, info) : large_free(t, p, info, ZA_OP_FREE);
   where_t wh;
   uint32_t w;
   za_block_state_t st = classify(seg, (uintptr_t)p, &wh, info, &w);
@@ -353,6 +383,7 @@ static za_block_state_t gpa_resize(za_thread_t *t, void *p, size_t new_size, za_
   *resized = NULL;
   (void)t;
   za_segment_t *seg = za_segment_find(p);
+  if (!seg && za_page_owns(p)) return za_page_resize(p, new_size, info, resized);
   if (!seg) {
     za_block_state_t st = large_classify(p, info);
     if (st != ZA_BLOCK_LIVE) return st;
@@ -425,6 +456,7 @@ static void gpa_for_each_live(void (*fn)(void *ctx, const za_live_block_t *b), v
   live_ctx_t lc = {fn, ctx};
   za_segment_for_each_page(live_in_page, &lc);
   za_large_for_each(live_large, &lc);
+  za_page_for_each_live(fn, ctx);
 }
 
 /* In a forked child, blocks from before the fork are left to the parent: a thread that did not
@@ -461,6 +493,7 @@ static void check_large(void *arg, void *p, const za_block_info_t *info, bool in
 static void gpa_check_all(void) {
   za_segment_for_each_page(check_page, NULL);
   za_large_for_each(check_large, NULL);
+  za_page_check_all();
 }
 
 /* ---- locating an address (crash reports) ---------------------------------------------------- */
@@ -482,6 +515,7 @@ static za_block_state_t slot_block(const za_page_t *pg, uint32_t idx, uintptr_t 
  * through its trailing guard): the nearer of the two. */
 static za_block_state_t gpa_locate(uintptr_t addr, uintptr_t *start, za_block_info_t *info) {
   za_segment_t *seg = za_segment_find((void *)addr);
+  if (!seg && za_page_owns((void *)addr)) return za_page_locate(addr, start, info);
   if (!seg) return large_view(za_large_locate(addr, start, info), info);
   const za_page_t *pg = za_segment_page(seg, (void *)addr);
   if (pg->cls == ZA_NO_CLASS) return ZA_BLOCK_FOREIGN;
@@ -518,6 +552,7 @@ static void link_broken(const void *where) {
 static void gpa_init(void) {
   za_heap_carve_hook = reset_records;
   za_heap_corrupt_hook = link_broken;
+  if (za_opt.sample) za_page_init();
 }
 
 static size_t gpa_counted_size(const void *p, size_t requested) {
@@ -531,7 +566,9 @@ static bool gpa_trim(void) {
   return za_large_trim() || pages;
 }
 
-static size_t gpa_mapped_bytes(void) { return za_segment_mapped_bytes() + za_large_mapped_bytes(); }
+static size_t gpa_mapped_bytes(void) {
+  return za_segment_mapped_bytes() + za_large_mapped_bytes() + za_page_mapped_bytes();
+}
 
 static void gpa_fork_prepare(void) { za_quarantine_fork_prepare(); }
 static void gpa_fork_parent(void) { za_quarantine_fork_parent(); }

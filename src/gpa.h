@@ -14,6 +14,10 @@
 void *za_gpa_alloc(za_thread_t *t, size_t size, size_t align, unsigned flags);
 za_block_state_t za_gpa_free(za_thread_t *t, void *p, za_block_info_t *info);
 
+/* The GPA's per-slot extension (its records), in bits per 16 bytes of heap: the page backend,
+ * which is the GPA with guarded pages in front, declares the same. */
+#define ZA_GPA_EXT_BITS 192u
+
 /* A quarantined block leaves the quarantine: check its fill pattern (recording a write after
  * free), then make its memory reusable. Called by the quarantine without any lock held. */
 void za_gpa_release(za_thread_t *t, uintptr_t p);

@@ -6,7 +6,10 @@
 
 za_options_t za_opt;
 
-typedef enum { OPT_ENUM, OPT_BOOL, OPT_PATH, OPT_INT, OPT_SIZE, OPT_TEXT, OPT_SIGNAL } opt_kind_t;
+/* OPT_COUNT: a whole number stored as uint64_t; OPT_RATE: a probability (a fraction or a
+ * percentage) stored as uint64_t in units of 1/ZA_RATE_ONE. */
+typedef enum { OPT_ENUM, OPT_BOOL, OPT_PATH, OPT_INT, OPT_SIZE, OPT_TEXT, OPT_SIGNAL, OPT_COUNT,
+               OPT_RATE } opt_kind_t;
 
 typedef struct {
   const char *name;
@@ -32,12 +35,17 @@ static const int signal_numbers[] = {0, SIGUSR1, SIGUSR2, SIGHUP, SIGPWR, SIGWIN
 #define TEXT(field) offsetof(za_options_t, field), sizeof(((za_options_t *)0)->field)
 
 static const opt_desc_t options[] = {
-  {"ZALLOC_MODE", OPT_ENUM, "gpa", "gpa,arena",
+  {"ZALLOC_MODE", OPT_ENUM, "gpa", "gpa,arena,page",
    "Allocator backend. `gpa`: the checked general-purpose allocator - call stacks at every "
    "allocation and free, guard bytes, a quarantine of freed blocks, double/invalid free and "
-   "mismatch findings, and a leak check at exit. `arena`: per-thread bump allocation, O(1) "
-   "malloc and free, no checks beyond invalid and double frees; memory is reused only when the "
-   "newest block of a chunk is freed or a whole chunk empties.",
+   "mismatch findings, and a leak check at exit. `arena`: the fast mode - per-thread "
+   "pages per size class, bump allocation into fresh memory, freed blocks reused at once, no "
+   "locks and no per-block headers; no checks beyond invalid and double frees. `page`: the GPA with every block "
+   "on pages of its own next to an inaccessible guard page (`ZALLOC_PAGE_ALIGN`) and freed "
+   "blocks made inaccessible, so a read or write past a block or after its free faults at the "
+   "instruction and the crash report names the block, its allocation and its free; slow (system "
+   "calls at every malloc and free). Near the kernel's limit on mappings (vm.max_map_count) new "
+   "blocks get the GPA's guard bytes instead, and the report says so.",
    offsetof(za_options_t, mode), 0, "M", WRAP_ENV, NULL},
   {"ZALLOC_STACK_DEPTH", OPT_INT, "16", "0-64",
    "gpa: frames of call stack recorded at every allocation and free (unwound with DWARF call "
@@ -60,6 +68,24 @@ static const opt_desc_t options[] = {
    "lost) grouped by allocation stack, still-reachable memory as one line. `all`: also list "
    "the still-reachable blocks by stack. `off`: no leak check.",
    offsetof(za_options_t, leaks), 0, "L", WRAP_ENV, NULL},
+  {"ZALLOC_PAGE_ALIGN", OPT_ENUM, "end", "end,start",
+   "page mode and `ZALLOC_SAMPLE`: `end` puts a block's end against the guard page after it "
+   "(an overflow faults; to keep malloc's 16-byte alignment up to 15 bytes may lie between, "
+   "filled with guard bytes and checked at free); `start` puts its start right after a guard "
+   "page (an underflow faults; the bytes after its end up to the page's end are guard bytes, "
+   "checked at free).",
+   offsetof(za_options_t, page_align), 0, "A", WRAP_ENV, NULL},
+  {"ZALLOC_PAGE_QUARANTINE", OPT_SIZE, "1G", "0-1T",
+   "page mode and `ZALLOC_SAMPLE`: how much address space freed guarded blocks keep, "
+   "inaccessible (any access faults and is reported with the block's free), before their "
+   "pages are used again. Their memory goes back to the system at the free: this costs address "
+   "space, not memory. A number of bytes, with an optional K, M, G or T suffix.",
+   offsetof(za_options_t, page_quarantine), 0, "BYTES", WRAP_ENV, NULL},
+  {"ZALLOC_SAMPLE", OPT_INT, "0", "0-1000000000",
+   "gpa: about one allocation in N (at random intervals, as GWP-ASan does) goes on guarded "
+   "pages as in page mode, so a bad read or write of it faults at the access and is reported: "
+   "for long runs, test suites and canaries at little cost. `0`: off.",
+   offsetof(za_options_t, sample), 0, "N", WRAP_ENV, NULL},
   {"ZALLOC_LOG", OPT_PATH, "stderr", NULL,
    "Where reports go: `stderr`, or a file path opened for appending; `%p` in the path becomes "
    "the process id, so a tree of processes writes one file each. The path is checked at "
@@ -115,15 +141,50 @@ static const opt_desc_t options[] = {
    "default action go on. Only for signals whose action is the default when the program "
    "starts; a handler the program installs stays the program's.",
    offsetof(za_options_t, crash_report), 0, NULL, WRAP_ENV, NULL},
+  {"ZALLOC_LIMIT", OPT_SIZE, "0", "0-1024T",
+   "Any mode: a budget for the program's heap. An allocation that would make its live blocks "
+   "hold more than this many bytes (as the report counts them: requested sizes, the arena's "
+   "size classes) fails as out of memory (NULL and ENOMEM; C++ new throws std::bad_alloc), "
+   "and the report says how often and where it first happened. `0`: no limit.",
+   offsetof(za_options_t, limit), 0, "BYTES", WRAP_ENV, NULL},
+  {"ZALLOC_FAIL_AT", OPT_COUNT, "0", "0-18446744073709551615",
+   "Any mode: the Nth allocation call of the process fails as out of memory (malloc, calloc, "
+   "realloc to a nonzero size, the aligned forms, C++ new; counted from 1, only calls matching "
+   "`ZALLOC_FAIL_MATCH` when it is set). The report lists each injected failure with its "
+   "stack. `0`: off.",
+   offsetof(za_options_t, fail_at), 0, "N", WRAP_ENV, NULL},
+  {"ZALLOC_FAIL_EVERY", OPT_COUNT, "0", "0-18446744073709551615",
+   "Any mode: every Nth allocation call fails (the Nth, the 2Nth, ...), counted as for "
+   "`ZALLOC_FAIL_AT`. `0`: off.",
+   offsetof(za_options_t, fail_every), 0, "N", WRAP_ENV, NULL},
+  {"ZALLOC_FAIL_RATE", OPT_RATE, "0", "0-1",
+   "Any mode: each allocation call fails with this probability, a fraction (`0.001`) or a "
+   "percentage (`0.1%`), drawn from `ZALLOC_FAIL_SEED`: the same seed fails the same calls of a "
+   "program that allocates in the same order. `0`: off.",
+   offsetof(za_options_t, fail_rate), 0, "P", WRAP_ENV, NULL},
+  {"ZALLOC_FAIL_SEED", OPT_COUNT, "1", "0-18446744073709551615",
+   "The seed of `ZALLOC_FAIL_RATE`'s draws.",
+   offsetof(za_options_t, fail_seed), 0, "N", WRAP_ENV, NULL},
+  {"ZALLOC_FAIL_MATCH", OPT_TEXT, "", "a glob (`*`, `?`)",
+   "Only allocation calls whose stack has a frame whose function (as the symbol table names "
+   "it: C++ names mangled) or module (its path or its file name) matches this glob may fail, "
+   "and only they are counted by `ZALLOC_FAIL_AT` and `ZALLOC_FAIL_EVERY`; without those and "
+   "`ZALLOC_FAIL_RATE`, every such call fails. For example the program's own code rather than "
+   "the C library's start-up: `myprog`, `parse_*`. Needs stacks (`ZALLOC_STACK_DEPTH` > 0).",
+   TEXT(fail_match), "GLOB", WRAP_ENV, NULL},
   {"ZALLOC_SUMMARY_DIR", OPT_TEXT, "", "a directory",
    "Set by the `zalloc` wrapper: every process of the tree records its start and writes its "
    "final report as JSON there, for the wrapper's summary. Empty: none.",
    TEXT(summary_dir), NULL, WRAP_NO, NULL},
+  {"ZALLOC_FAIL_SITES", OPT_TEXT, "", "a file path",
+   "Set by `zalloc --oom-sweep`: at exit the process writes its allocation calls and their "
+   "stacks to this file, for the sweep to choose which calls to fail. Empty: none.",
+   TEXT(fail_sites), NULL, WRAP_NO, NULL},
 };
 #define N_OPTIONS (sizeof options / sizeof options[0])
 
 const char *za_mode_name(za_mode_t mode) {
-  static const char *names[ZA_MODE_COUNT] = {"gpa", "arena"};
+  static const char *names[ZA_MODE_COUNT] = {"gpa", "arena", "page"};
   return mode < ZA_MODE_COUNT ? names[mode] : "?";
 }
 
@@ -179,6 +240,41 @@ static void set_defaults(za_options_t *o) {
   strcpy(o->log, "stderr");
   o->format = ZA_FORMAT_TEXT;
   o->crash_report = true;
+  o->page_align = ZA_PAGE_ALIGN_END;
+  o->page_quarantine = (size_t)1 << 30;
+  o->fail_seed = 1;
+}
+
+/* A probability: a fraction ("0", "1", "0.001", ".5") or a percentage ("0.1%"), at most 1,
+ * in units of 1/ZA_RATE_ONE (rounded to the nearest). False on anything else. */
+static bool parse_rate(const char *s, uint64_t *out) {
+  uint64_t whole = 0, frac = 0, scale = 1;
+  const char *p = s;
+  for (; *p >= '0' && *p <= '9'; p++)
+    if ((whole = whole * 10 + (uint64_t)(*p - '0')) > 100) return false;
+  bool digits = p != s;
+  if (*p == '.') {
+    for (p++; *p >= '0' && *p <= '9'; p++) {
+      digits = true;
+      if (scale < 1000000000000ull) {   /* 12 decimals are plenty */
+        frac = frac * 10 + (uint64_t)(*p - '0');
+        scale *= 10;
+      }
+    }
+  }
+  uint64_t div = 1;
+  if (*p == '%') {
+    div = 100;
+    p++;
+  }
+  if (!digits || *p) return false;
+  /* (whole + frac/scale) / div, as a fraction of ZA_RATE_ONE */
+  unsigned __int128 num = ((unsigned __int128)whole * scale + frac) * ZA_RATE_ONE;
+  unsigned __int128 den = (unsigned __int128)scale * div;
+  unsigned __int128 v = (num + den / 2) / den;
+  if (v > ZA_RATE_ONE) return false;
+  *out = (uint64_t)v;
+  return true;
 }
 
 static bool parse_one(const opt_desc_t *d, const char *value, za_options_t *out, char *err,
@@ -218,6 +314,15 @@ static bool parse_one(const opt_desc_t *d, const char *value, za_options_t *out,
     *(bool *)field = (i % 2) == 0; /* even entries of BOOL_VALUES are the true spellings */
     return true;
   }
+  case OPT_RATE: {
+    if (!parse_rate(value, (uint64_t *)field)) {
+      za_snprintf(err, errlen, "zalloc: %s=%s is not a probability; accepted: a fraction from 0 "
+                  "to 1 (0.001) or a percentage (0.1%%)", d->name, shown(value, buf));
+      return false;
+    }
+    return true;
+  }
+  case OPT_COUNT:
   case OPT_INT:
   case OPT_SIZE: {
     unsigned long long lo, hi, v;
@@ -235,6 +340,7 @@ static bool parse_one(const opt_desc_t *d, const char *value, za_options_t *out,
       return false;
     }
     if (d->kind == OPT_INT) *(int *)field = (int)v;
+    else if (d->kind == OPT_COUNT) *(uint64_t *)field = v;
     else *(size_t *)field = (size_t)v;
     return true;
   }
@@ -315,8 +421,10 @@ void za_options_write_markdown(za_out_t *o) {
       za_out_str(o, "`stderr` or a file path");
     } else if (d->kind == OPT_TEXT) {
       za_out_str(o, d->values);
-    } else if (d->kind == OPT_INT || d->kind == OPT_SIZE) {
+    } else if (d->kind == OPT_INT || d->kind == OPT_SIZE || d->kind == OPT_COUNT) {
       za_out_printf(o, "%s`%s`", d->kind == OPT_SIZE ? "bytes, " : "", d->values);
+    } else if (d->kind == OPT_RATE) {
+      za_out_str(o, "a fraction `0`-`1` or a percentage");
     } else {
       za_out_str(o, "`");
       for (const char *p = d->values; *p; p++) /* "a,b" -> "`a`, `b`" */
@@ -475,7 +583,8 @@ static void man_text(za_out_t *o, const char *s) {
 static void man_accepted(za_out_t *o, const opt_desc_t *d) {
   if (d->kind == OPT_PATH) za_out_str(o, "stderr or a file path");
   else if (d->kind == OPT_TEXT) man_text(o, d->values);
-  else if (d->kind == OPT_INT || d->kind == OPT_SIZE) man_text(o, d->values);
+  else if (d->kind == OPT_INT || d->kind == OPT_SIZE || d->kind == OPT_COUNT) man_text(o, d->values);
+  else if (d->kind == OPT_RATE) man_text(o, "a fraction from 0 to 1, or a percentage");
   else for (const char *p = d->values; *p; p++) za_out_str(o, *p == ',' ? ", " : (char[2]){*p, 0});
 }
 

@@ -7,7 +7,10 @@
 #include "out.h"
 
 /* The backends, in the order their names appear in ZALLOC_MODE's accepted values. */
-typedef enum za_mode { ZA_MODE_GPA, ZA_MODE_ARENA, ZA_MODE_COUNT } za_mode_t;
+typedef enum za_mode { ZA_MODE_GPA, ZA_MODE_ARENA, ZA_MODE_PAGE, ZA_MODE_COUNT } za_mode_t;
+
+/* ZALLOC_PAGE_ALIGN: which end of a guarded block touches its guard page (page.h). */
+typedef enum za_page_align { ZA_PAGE_ALIGN_END, ZA_PAGE_ALIGN_START } za_page_align_t;
 
 /* ZALLOC_LEAKS: what the exit report says about blocks still allocated (GPA mode). */
 typedef enum za_leaks_mode { ZA_LEAKS_LOST, ZA_LEAKS_ALL, ZA_LEAKS_OFF } za_leaks_mode_t;
@@ -17,6 +20,9 @@ typedef enum za_format { ZA_FORMAT_TEXT, ZA_FORMAT_JSON } za_format_t;
 
 #define ZA_PATH_MAX 512
 #define ZA_SUPPRESS_MAX 2048      /* ZALLOC_SUPPRESS: files separated by ':' */
+#define ZA_MATCH_MAX 256          /* ZALLOC_FAIL_MATCH: one glob */
+/* ZALLOC_FAIL_RATE as a fixed-point probability: 1.0 is ZA_RATE_ONE. */
+#define ZA_RATE_ONE ((uint64_t)1 << 32)
 
 typedef struct za_options {
   za_mode_t mode;
@@ -33,6 +39,17 @@ typedef struct za_options {
   int report_signal;       /* the on-demand report's signal number; 0: none */
   bool crash_report;       /* a report at SIGSEGV, SIGBUS, SIGFPE, SIGILL and SIGABRT */
   char summary_dir[ZA_PATH_MAX]; /* the wrapper's tree summary directory; "" for none */
+  /* Guarded pages (page.h): page mode, and the GPA's samples. */
+  za_page_align_t page_align;
+  size_t page_quarantine;  /* address space of freed guarded blocks kept inaccessible */
+  int sample;              /* gpa: about one allocation in `sample` guarded; 0 off */
+  /* Allocations that fail on purpose (fail.h). */
+  size_t limit;            /* bytes the program's blocks may hold at once; 0: no limit */
+  uint64_t fail_at, fail_every; /* the Nth / every Nth allocation call fails; 0 off */
+  uint64_t fail_rate;      /* probability per call, ZA_RATE_ONE = 1; 0 off */
+  uint64_t fail_seed;
+  char fail_match[ZA_MATCH_MAX]; /* only calls with a frame matching this glob; "" any */
+  char fail_sites[ZA_PATH_MAX];  /* the OOM sweep's census file; "" for none */
 } za_options_t;
 
 /* The options in force, filled once at start-up (runtime.c). */

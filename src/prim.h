@@ -15,6 +15,17 @@ void *za_os_reserve(size_t size);                 /* address space only, pages a
 void  za_os_unmap(void *p, size_t size);
 void *za_os_remap(void *p, size_t old_size, size_t new_size); /* may move */
 void  za_os_decommit(void *p, size_t size);       /* give pages back, contents read as zero */
+/* Guarded pages (page.c): address space that faults on any access, registered like the
+ * rest; pages of it made readable and writable (false if the kernel refused: ENOMEM when the
+ * process is at its map limit); pages given back and made inaccessible again in one call
+ * (their contents read as zero when next made accessible). */
+void *za_os_reserve_inaccessible(size_t size);
+bool  za_os_make_accessible(void *p, size_t size);
+bool  za_os_make_inaccessible(void *p, size_t size);
+/* A small whole number read from a file such as /proc/sys/vm/max_map_count; 0 if unreadable. */
+uint64_t za_os_read_number(const char *path);
+/* Lines in a file such as /proc/self/maps (read in pieces, nothing allocated); 0 if unreadable. */
+size_t za_os_count_lines(const char *path);
 
 /* The mapping registry: calls fn(ctx, lo, hi) for each maximal page range [lo, hi) zalloc has
  * mapped, in ascending address order, under the registry's lock: `fn` must not map or unmap

@@ -2,10 +2,12 @@
 #include "report.h"
 #include "backend.h"
 #include "crash.h"
+#include "fail.h"
 #include "findings.h"
 #include "leaks.h"
 #include "lock.h"
 #include "options.h"
+#include "page.h"
 #include "prim.h"
 #include "prim_signal.h"
 #include "report_json.h"
@@ -208,6 +210,9 @@ static int final_report(za_end_how_t how, int status) {
   r.end = (za_rend_t){.how = how, .status = status};
   fill_stats(&r, false);
   za_findings_collect(&r, false);
+  za_fail_collect(&r, false);
+  za_fail_write_sites();
+  za_page_collect(&r);
   if (za_backend->for_each_live && za_opt.leaks != ZA_LEAKS_OFF) {
     za_leaks_stack_floor(__builtin_frame_address(0));
     za_leaks_collect(&r, false);
@@ -272,6 +277,8 @@ void za_report_on_demand(int signo, unsigned sequence) {
     r.end = (za_rend_t){.how = ZA_END_RUNNING, .signo = signo, .sequence = sequence};
     fill_stats(&r, false);
     za_findings_collect(&r, false);
+    za_fail_collect(&r, false);
+    za_page_collect(&r);
     if (za_backend->for_each_live && za_opt.leaks != ZA_LEAKS_OFF) za_leaks_collect(&r, true);
     name(&r);
     conclude(&r, false);
@@ -297,6 +304,8 @@ void za_report_signal(int signo, const siginfo_t *info, const void *ucontext) {
     limited = "the signal arrived inside fork(), while zalloc held its locks";
   fill_stats(&r, true);
   za_findings_collect(&r, true);
+  za_fail_collect(&r, true);
+  za_page_collect(&r);
   /* Full names (libdw) only where crash.c found them safe; a fault while naming falls back to
    * the symbol tables. */
   if (r.nstacks) {

@@ -208,6 +208,7 @@ static void crash(za_out_t *o, bool *first, const za_report_t *r) {
   kstr(o, &f, "meaning", meaning);
   if (c->has_addr) kaddr(o, &f, "address", c->addr);
   else knull(o, &f, "address");
+  kstr(o, &f, "access", za_words_access(c->access));
   kint(o, &f, "thread", c->tid);
   if (c->sent && c->sender_pid) kint(o, &f, "sender_pid", c->sender_pid);
   else knull(o, &f, "sender_pid");
@@ -225,7 +226,7 @@ static void crash(za_out_t *o, bool *first, const za_report_t *r) {
     const char *relation = c->addr < c->block ? "before" : c->addr - c->block < (size ? size : 1) ? "inside" : "after";
     size_t distance = c->addr < c->block ? c->block - c->addr
                       : c->addr - c->block < (size ? size : 1) ? c->addr - c->block
-                                                                : c->addr - c->block - size;
+                                                                : c->addr - c->block - size + 1;
     bool g = true;
     za_out_str(o, "{");
     kaddr(o, &g, "address", c->block);
@@ -411,6 +412,76 @@ static void leaks(za_out_t *o, bool *first, const za_report_t *r) {
   za_out_str(o, "}");
 }
 
+/* One failure: its sentence, the call, the stack. */
+static void failure(za_out_t *o, const za_rfailure_t *x, bool injected, size_t limit) {
+  char msg[400];
+  za_out_t m;
+  za_out_init(&m, -1, msg, sizeof msg - 1);
+  za_words_failure(&m, x, injected, limit);
+  msg[m.len] = '\0';
+  bool f = true;
+  za_out_str(o, "{");
+  kstr(o, &f, "message", msg);
+  kstr(o, &f, "operation", za_words_op(x->op));
+  knum(o, &f, "size", x->size);
+  if (injected) {
+    knum(o, &f, "call", x->call);
+    knum(o, &f, "times", x->times);
+  } else {
+    knum(o, &f, "held", x->held);
+  }
+  kint(o, &f, "thread", x->tid);
+  key(o, &f, "frames");
+  frames(o, x->stack);
+  za_out_str(o, "}");
+}
+
+static void failures(za_out_t *o, bool *first, const za_report_t *r) {
+  const za_rfailures_t *fl = &r->failures;
+  key(o, first, "failures");
+  if (!fl->active || !fl->known) {
+    za_out_str(o, "null");
+    return;
+  }
+  bool f = true;
+  za_out_str(o, "{");
+  if (fl->limit) knum(o, &f, "limit", fl->limit);
+  else knull(o, &f, "limit");
+  knum(o, &f, "refused", fl->refused);
+  key(o, &f, "first_refused");
+  if (fl->refused) failure(o, &fl->first_refused, false, fl->limit);
+  else za_out_str(o, "null");
+  kstr(o, &f, "injection", fl->injecting);
+  knum(o, &f, "allocation_calls", fl->calls);
+  knum(o, &f, "injected", fl->injected);
+  key(o, &f, "injected_listed");
+  za_out_str(o, "[");
+  for (size_t i = 0; i < fl->nlisted; i++) {
+    if (i) za_out_str(o, ",");
+    failure(o, &fl->listed[i], true, fl->limit);
+  }
+  za_out_str(o, "]");
+  knum(o, &f, "injected_not_listed", fl->not_listed);
+  za_out_str(o, "}");
+}
+
+static void guarded(za_out_t *o, bool *first, const za_report_t *r) {
+  const za_rguarded_t *g = &r->guarded;
+  key(o, first, "guarded");
+  if (!g->active) {
+    za_out_str(o, "null");
+    return;
+  }
+  bool f = true;
+  za_out_str(o, "{");
+  knum(o, &f, "blocks", g->blocks);
+  knum(o, &f, "fallback", g->fallback);
+  knum(o, &f, "map_limited", g->map_limited);
+  knum(o, &f, "most_live", g->most_live);
+  knum(o, &f, "max_map_count", g->max_map_count);
+  za_out_str(o, "}");
+}
+
 static void rules(za_out_t *o, bool *first, const za_report_t *r) {
   key(o, first, "suppression_rules");
   za_out_str(o, "[");
@@ -453,6 +524,8 @@ void za_report_write_json(za_out_t *o, const za_report_t *r) {
   errors(o, &first, r);
   findings(o, &first, r);
   leaks(o, &first, r);
+  failures(o, &first, r);
+  guarded(o, &first, r);
   rules(o, &first, r);
   nodebug(o, &first, r);
   kbool(o, &first, "symbols_full", r->symbols_full);

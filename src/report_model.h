@@ -171,12 +171,16 @@ typedef struct za_rleaks {
   bool reachable_listed;      /* groups include the still-reachable ones */
 } za_rleaks_t;
 
+/* What the faulting instruction did (x86-64: the page fault's error code), where known. */
+typedef enum za_access { ZA_ACCESS_UNKNOWN, ZA_ACCESS_READ, ZA_ACCESS_WRITE } za_access_t;
+
 /* For a fatal signal. */
 typedef struct za_rcrash {
   int signo, code;            /* siginfo's signal and si_code */
   int tid;
   bool has_addr;              /* the signal names a faulting address */
   uintptr_t addr;
+  za_access_t access;         /* a read or a write of addr (SIGSEGV, SIGBUS) */
   bool sent;                  /* sent by a process (kill, raise, abort), not a fault */
   int sender_pid;
   bool in_zalloc;             /* a frame of the stack is inside zalloc */
@@ -195,6 +199,43 @@ typedef struct za_rcrash {
   struct { const char *reg; uintptr_t value; } patterns[4];
   int npatterns;
 } za_rcrash_t;
+
+/* An allocation that failed on purpose (fail.h). */
+typedef struct za_rfailure {
+  za_op_t op;                 /* the call (malloc, realloc, new, ...) */
+  size_t size;                /* bytes it asked for */
+  uint64_t call;              /* its number among the process's allocation calls, from 1 */
+  uint64_t times;             /* injected: failures with this stack and call (the first's
+                               * number is `call`) */
+  size_t held;                /* refused: bytes the heap held then */
+  int tid;
+  za_rstack_t *stack;         /* NULL: no stack recorded */
+} za_rfailure_t;
+
+/* ZALLOC_LIMIT and ZALLOC_FAIL_*: what failed on purpose. */
+typedef struct za_rfailures {
+  bool active;                /* something is set (else nothing below is shown) */
+  bool known;                 /* false: not collected (a crash while the list was busy) */
+  size_t limit;               /* ZALLOC_LIMIT; 0: none */
+  uint64_t refused;           /* calls refused over the limit */
+  za_rfailure_t first_refused;
+  const char *injecting;      /* the injection settings in words ("ZALLOC_FAIL_AT=7"), or NULL */
+  uint64_t calls;             /* allocation calls counted for injection */
+  uint64_t injected;          /* calls failed on purpose */
+  za_rfailure_t *listed;      /* by stack and call, in the order they happened */
+  size_t nlisted;
+  uint64_t not_listed;        /* injected failures beyond the list, counted only */
+} za_rfailures_t;
+
+/* Guarded pages (page mode, ZALLOC_SAMPLE; page.h). */
+typedef struct za_rguarded {
+  bool active;
+  uint64_t blocks;            /* blocks put on guarded pages */
+  uint64_t fallback;          /* blocks that got the GPA's guard bytes instead */
+  uint64_t map_limited;       /* ... of those, because the map limit was near */
+  size_t most_live;           /* guarded blocks live at once that the map limit allows */
+  uint64_t max_map_count;     /* the kernel's vm.max_map_count */
+} za_rguarded_t;
 
 /* A module some frames are in that has no debug information: those frames have no file:line
  * (the report suggests where debug information would come from). */
@@ -215,6 +256,8 @@ typedef struct za_report {
   za_findings_summary_t counts;
   za_rfinding_t *findings;    /* counts.listed of them */
   za_rleaks_t leaks;
+  za_rfailures_t failures;
+  za_rguarded_t guarded;
   za_rrule_t *rules;          /* every ZALLOC_SUPPRESS rule */
   size_t nrules;
   bool print_suppressions;    /* ZALLOC_PRINT_SUPPRESSIONS=1 */

@@ -93,19 +93,23 @@ static void write_ended(za_out_t *o, const char *pre, const za_report_t *r) {
   za_out_str(o, "\n");
 }
 
-/* "address 0x..28 is 8 bytes past the end of the 32-byte block 0x..10 (freed)" */
+/* "address 0x..38 is 9 bytes past the end of the 32-byte block 0x..10 (freed)" (the first byte
+ * past the end is 1 byte past it, as heap overflow findings count); "read at address ..." where
+ * the access is known. */
 static void write_crash_block(za_out_t *o, const char *pre, const za_rcrash_t *c) {
   const za_block_info_t *b = &c->block_info;
   const char *state = c->block_state == ZA_BLOCK_LIVE ? "live" : "freed";
-  za_out_printf(o, "%s  address %p is ", pre, (void *)c->addr);
+  const char *access = za_words_access(c->access);
+  za_out_printf(o, "%s  %s%saddress %p is ", pre, access ? access : "", access ? " at " : "",
+                (void *)c->addr);
   if (c->addr < c->block)
     za_out_printf(o, "%N byte%s before the start of", (size_t)(c->block - c->addr),
                   plural(c->block - c->addr));
   else if (c->addr - c->block < (b->size ? b->size : 1))
     za_out_printf(o, "at offset %N in", (size_t)(c->addr - c->block));
   else
-    za_out_printf(o, "%N byte%s past the end of", (size_t)(c->addr - c->block - b->size),
-                  plural(c->addr - c->block - b->size));
+    za_out_printf(o, "%N byte%s past the end of", (size_t)(c->addr - c->block - b->size + 1),
+                  plural(c->addr - c->block - b->size + 1));
   za_out_printf(o, " the %N-byte block %p (%s, allocated with %s)\n", b->size, (void *)c->block,
                 state, za_words_alloc_kind(b->kind));
   write_stack(o, pre, "allocated at", b->alloc_tid, c->block_alloc);
@@ -137,6 +141,56 @@ static void write_crash(za_out_t *o, const char *pre, const za_report_t *r) {
                   freed ? "freed blocks" : "guard bytes", freed ? "fd" : "ab",
                   freed ? "a freed block (use after free)" : "past the end or before the start of a block");
   }
+}
+
+/* ZALLOC_LIMIT and ZALLOC_FAIL_*: a summary line, the first refusal, each injected failure. */
+static void write_failures(za_out_t *o, const char *pre, const za_report_t *r) {
+  const za_rfailures_t *f = &r->failures;
+  if (!f->active) return;
+  if (!f->known) {
+    za_out_printf(o, "%s  failures:    not listed (the list was busy when the signal arrived)\n", pre);
+    return;
+  }
+  za_out_printf(o, "%s  failures:    ", pre);
+  if (f->limit)
+    za_out_printf(o, "%N refused over the limit (ZALLOC_LIMIT=%N bytes)%s", (size_t)f->refused,
+                  f->limit, f->injecting ? "; " : "");
+  if (f->injecting)
+    za_out_printf(o, "%N injected (%s) in %N allocation call%s", (size_t)f->injected, f->injecting,
+                  (size_t)f->calls, plural(f->calls));
+  za_out_str(o, "\n");
+  if (f->refused) {
+    za_out_str(o, pre);
+    za_words_failure(o, &f->first_refused, false, f->limit);
+    za_out_printf(o, ", thread %d", f->first_refused.tid);
+    if (f->refused > 1) za_out_printf(o, "; the first of %N", (size_t)f->refused);
+    za_out_str(o, "\n");
+    write_stack(o, pre, "at", 0, f->first_refused.stack);
+  }
+  for (size_t i = 0; i < f->nlisted; i++) {
+    const za_rfailure_t *x = &f->listed[i];
+    za_out_str(o, pre);
+    za_words_failure(o, x, true, f->limit);
+    za_out_printf(o, ", thread %d", x->tid);
+    if (x->times > 1) za_out_printf(o, ", %N times with this stack", (size_t)x->times);
+    za_out_str(o, "\n");
+    write_stack(o, pre, "at", 0, x->stack);
+  }
+  if (f->not_listed)
+    za_out_printf(o, "%s%N more injected failures, counted but not listed\n", pre, (size_t)f->not_listed);
+}
+
+/* Page mode and ZALLOC_SAMPLE: how many blocks had guard pages. */
+static void write_guarded(za_out_t *o, const char *pre, const za_report_t *r) {
+  const za_rguarded_t *g = &r->guarded;
+  if (!g->active) return;
+  za_out_printf(o, "%s  guarded:     %N block%s on guarded pages", pre, (size_t)g->blocks, plural(g->blocks));
+  if (g->fallback) za_out_printf(o, "; %N with guard bytes instead", (size_t)g->fallback);
+  if (g->map_limited)
+    za_out_printf(o, " (%N of them while the map limit was near: vm.max_map_count %N allows %N "
+                     "guarded blocks at once)", (size_t)g->map_limited, (size_t)g->max_map_count,
+                  g->most_live);
+  za_out_str(o, "\n");
 }
 
 static void write_stats(za_out_t *o, const char *pre, const za_report_t *r) {
@@ -337,12 +391,14 @@ void za_report_write_text(za_out_t *o, const za_report_t *r) {
   }
   if (r->crash) write_crash(o, pre, r);
   write_stats(o, pre, r);
+  write_guarded(o, pre, r);
   if (r->leaks.state == ZA_LEAKS_NOT_CHECKED) write_live(o, pre, r);
   if (r->deepbind_count)
     za_out_printf(o, "%s  note:        RTLD_DEEPBIND dropped from %N dlopen call%s (first: %s), "
                      "so those libraries share zalloc's heap\n",
                   pre, r->deepbind_count, plural(r->deepbind_count), r->deepbind_first);
   write_errors(o, pre, r);
+  write_failures(o, pre, r);
   if (r->leaks.state != ZA_LEAKS_NOT_CHECKED) write_leaks(o, pre, r);
   write_suppressed(o, pre, r);
   write_hint(o, pre, r);

@@ -41,6 +41,20 @@ const char *za_words_op(za_op_t op) {
   return (size_t)op < sizeof op_words / sizeof op_words[0] ? op_words[op] : "?";
 }
 
+void za_words_failure(za_out_t *o, const za_rfailure_t *f, bool injected, size_t limit) {
+  if (injected)
+    za_out_printf(o, "injected failure: %s of %N byte%s failed on purpose, allocation call %N",
+                  za_words_op(f->op), f->size, f->size == 1 ? "" : "s", (size_t)f->call);
+  else
+    za_out_printf(o, "over the limit: %s of %N byte%s refused while the heap held %N of its %N "
+                     "bytes (ZALLOC_LIMIT)", za_words_op(f->op), f->size, f->size == 1 ? "" : "s",
+                  f->held, limit);
+}
+
+const char *za_words_access(za_access_t a) {
+  return a == ZA_ACCESS_READ ? "read" : a == ZA_ACCESS_WRITE ? "write" : NULL;
+}
+
 const char *za_words_alloc_kind(unsigned kind) {
   static const char *const names[] = {"malloc", "new", "new[]", "?"};
   return names[kind & 3];

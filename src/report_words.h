@@ -32,6 +32,12 @@ void za_words_finding(za_out_t *o, const za_finding_t *f);
  * when a block left the quarantine). */
 bool za_words_finding_has_thread(const za_finding_t *f);
 
+/* An allocation that failed on purpose, in one sentence, without who or how often: "injected
+ * failure: malloc of 24 bytes failed on purpose, allocation call 7" or "over the limit: ...". */
+void za_words_failure(za_out_t *o, const za_rfailure_t *f, bool injected, size_t limit);
+/* "read", "write", or NULL when unknown. */
+const char *za_words_access(za_access_t a);
+
 /* The stacks that explain a finding, in the order a report shows them. */
 typedef struct za_finding_stack {
   const char *role;           /* "at", "freed", "allocated" (JSON's keys) */

@@ -1,11 +1,13 @@
 /* zalloc - process start-up and fork handling (see runtime.h). */
 #include "runtime.h"
 #include "backend.h"
+#include "fail.h"
 #include "findings.h"
 #include "large.h"
 #include "leaks.h"
 #include "options.h"
 #include "out.h"
+#include "page.h"
 #include "prim.h"
 #include "heap.h"
 #include "stack.h"
@@ -25,6 +27,7 @@ static int init_tid;
 static const za_backend_t *const backends[ZA_MODE_COUNT] = {
   [ZA_MODE_GPA] = &za_gpa_backend,
   [ZA_MODE_ARENA] = &za_arena_backend,
+  [ZA_MODE_PAGE] = &za_page_backend,
 };
 
 static _Noreturn void fatal(const char *line) {
@@ -86,6 +89,7 @@ static void start(void) {
     fatal("zalloc: cannot reserve address space for the segment table (ulimit -v?)");
   za_heap_init();
   za_backend->init();
+  za_fail_init();
   za_thread_init();
 }
 
@@ -105,7 +109,7 @@ void za_runtime_init(void) {
 
 void za_runtime_outside_malloc(const void *self) {
   za_runtime_ensure();
-  if (za_backend->checks && za_opt.stack_depth > 0) za_stack_init(self);
+  if ((za_backend->checks || za_fail_wants_stacks()) && za_opt.stack_depth > 0) za_stack_init(self);
   za_leaks_init(self);
 }
 
@@ -122,6 +126,8 @@ void za_fork_prepare(void) {
   za_heap_fork_prepare();
   za_segment_fork_prepare();
   za_large_fork_prepare();
+  za_fail_fork_prepare();
+  za_page_fork_prepare();
   za_findings_fork_prepare();
   za_os_fork_prepare();     /* last: taken inside the other subsystems' locks */
 }
@@ -129,6 +135,8 @@ void za_fork_prepare(void) {
 void za_fork_parent(void) {
   za_os_fork_parent();
   za_findings_fork_parent();
+  za_page_fork_parent();
+  za_fail_fork_parent();
   za_large_fork_parent();
   za_segment_fork_parent();
   za_heap_fork_parent();
@@ -141,6 +149,8 @@ void za_fork_child(void) {
   za_parent_pid = forking_pid;
   za_os_fork_child();
   za_findings_fork_child();
+  za_page_fork_child();
+  za_fail_fork_child();
   za_large_fork_child();
   za_segment_fork_child();
   za_heap_fork_child();

@@ -195,6 +195,57 @@ void *za_os_remap(void *p, size_t old_size, size_t new_size) {
 
 void za_os_decommit(void *p, size_t size) { madvise(p, size, MADV_DONTNEED); }
 
+void *za_os_reserve_inaccessible(size_t size) {
+  void *p = mmap(NULL, size, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (p == MAP_FAILED) return NULL;
+  reg_add(p, size);
+  return p;
+}
+
+bool za_os_make_accessible(void *p, size_t size) {
+  int saved = errno;
+  bool ok = mprotect(p, size, PROT_READ | PROT_WRITE) == 0;
+  errno = saved;
+  return ok;
+}
+
+/* A fresh inaccessible mapping over the pages: their memory goes back at once, and the new
+ * mapping merges with the inaccessible ones around it. */
+bool za_os_make_inaccessible(void *p, size_t size) {
+  int saved = errno;
+  bool ok = mmap(p, size, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1,
+                 0) != MAP_FAILED;
+  errno = saved;
+  return ok;
+}
+
+uint64_t za_os_read_number(const char *path) {
+  int saved = errno;
+  char buf[32];
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  long n = fd >= 0 ? za_os_read(fd, buf, sizeof buf - 1) : -1;
+  if (fd >= 0) close(fd);
+  errno = saved;
+  uint64_t v = 0;
+  for (long i = 0; i < n && buf[i] >= '0' && buf[i] <= '9'; i++) v = v * 10 + (uint64_t)(buf[i] - '0');
+  return v;
+}
+
+size_t za_os_count_lines(const char *path) {
+  int saved = errno;
+  char buf[4096];
+  size_t lines = 0;
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd >= 0) {
+    long n;
+    while ((n = za_os_read(fd, buf, sizeof buf)) > 0)
+      for (long i = 0; i < n; i++) lines += buf[i] == '\n';
+    close(fd);
+  }
+  errno = saved;
+  return lines;
+}
+
 int za_os_open_append(const char *path) {
   int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
   return fd < 0 ? -errno : fd;

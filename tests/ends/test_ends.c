@@ -126,7 +126,7 @@ Test(ends, segv_in_a_freed_large_block_names_the_block) {
   zr_assert_line(log, "==%ld==   ended:       killed by SIGSEGV (its default action follows, as without zalloc)", pid);
   zr_assert_line(log, "==%ld== SIGSEGV at address %p: address not mapped to object (SEGV_MAPERR), thread %ld",
                  pid, (void *)(b + 100), pid);
-  zr_assert_line(log, "==%ld==   address %p is at offset 100 in the 9,437,184-byte block %s (freed, "
+  zr_assert_line(log, "==%ld==   read at address %p is at offset 100 in the 9,437,184-byte block %s (freed, "
                       "allocated with malloc)", pid, (void *)(b + 100), block);
   assert_crash_at(log, "read_freed+0x");
   char *alloc = section(log, zr_fmt("==%ld==   allocated at (thread %ld):", pid, pid));
@@ -146,7 +146,7 @@ Test(ends, segv_past_the_end_of_a_block) {
   char *log = crash(&z, "read-past-freed", NULL, SIGSEGV, &pid);
   char *block = zr_value(z.r.out, "block");
   uintptr_t b = strtoull(block, NULL, 16);
-  zr_assert_line(log, "==%ld==   address %p is 8 bytes past the end of the 9,437,184-byte block %s "
+  zr_assert_line(log, "==%ld==   read at address %p is 9 bytes past the end of the 9,437,184-byte block %s "
                       "(freed, allocated with malloc)", pid, (void *)(b + (9 << 20) + 8), block);
   free(block), free(log);
   zr_end(&z);

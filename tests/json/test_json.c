@@ -173,7 +173,7 @@ Test(json, crash_names_the_block) {
   ASSERT_GOT(got, "crash.thread=%ld", pid);
   ASSERT_GOT(got, "crash.block.state=\"freed\"");
   ASSERT_GOT(got, "crash.block.relation=\"after\"");
-  ASSERT_GOT(got, "crash.block.distance=8");
+  ASSERT_GOT(got, "crash.block.distance=9");
   ASSERT_GOT(got, "crash.block.size=9437184");
   ASSERT_GOT(got, "crash.block.allocated_with=\"malloc\"");
   ASSERT_GOT(got, "crash.frames.0.function=\"read_freed\"");

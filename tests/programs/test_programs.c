@@ -11,7 +11,10 @@
  * Scripts and sources the programs run are in scripts/, next to this file. A program that is
  * not installed fails its test with the name of the Debian package to install.
  *
- * ZA_KEEP_TMP=1 keeps the temporary directories (logs, inputs, repositories) for a look. */
+ * ZA_KEEP_TMP=1 keeps the temporary directories (logs, inputs, repositories) for a look.
+ * ZA_PROGRAMS_SETTINGS (ZALLOC_* assignments separated by spaces) runs the zalloc runs in another
+ * configuration, whose reports must name ZA_PROGRAMS_MODE (default gpa): ctest runs some of
+ * these tests in page mode and with ZALLOC_SAMPLE=1 too (CMakeLists.txt). */
 #define _GNU_SOURCE
 #include <criterion/criterion.h>
 
@@ -56,6 +59,12 @@ static void run_one(const job_t *j, bool under_zalloc, run_result_t *r) {
     sl_add(&env, "LD_PRELOAD=%s", zalloc_library());
     sl_add(&env, "ZALLOC_MODE=");
     sl_add(&env, "ZALLOC_LOG=%s/z.%%p", j->logdir);
+    const char *settings = getenv("ZA_PROGRAMS_SETTINGS");
+    for (const char *p = settings; p && *p;) {
+      size_t n = strcspn(p, " ");
+      if (n) sl_add(&env, "%.*s", (int)n, p);
+      p += n + (p[n] == ' ');
+    }
   } else {
     sl_add(&env, "LD_PRELOAD=");
     sl_add(&env, "ZALLOC_MODE=");
@@ -119,7 +128,8 @@ typedef struct reports {
   char commands[8192]; /* "\n<basename of argv[0]>\n<...>\n" of every report, for has_program */
 } reports_t;
 
-/* Check every report file in `logdir`: not empty, "mode gpa", "heap errors: none". A process
+/* Check every report file in `logdir`: not empty, "mode gpa" (or ZA_PROGRAMS_MODE's), "heap
+ * errors: none". A process
  * that dies of a signal or leaves through _exit() writes no file at all; the tests count the
  * reports to notice one. */
 static void scan_reports(const char *logdir, reports_t *r) {
@@ -139,8 +149,10 @@ static void scan_reports(const char *logdir, reports_t *r) {
               "%s is empty: process %s opened its log but wrote no report into it",
               path, e->d_name + 2);
     if (len > 0) {
-      cr_expect(strstr(text, "mode gpa") != NULL, "%s: no \"mode gpa\" in the report:\n%.3000s",
-                path, text);
+      const char *mode = getenv("ZA_PROGRAMS_MODE");
+      char want[64];
+      snprintf(want, sizeof want, "mode %s", mode ? mode : "gpa");
+      cr_expect(strstr(text, want) != NULL, "%s: no \"%s\" in the report:\n%.3000s", path, want, text);
       cr_expect(strstr(text, "heap errors: none") != NULL,
                 "%s: zalloc found heap errors:\n%.3000s", path, text);
     }

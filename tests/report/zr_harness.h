@@ -50,7 +50,9 @@ ZR_UNUSED static void zr_start(zr_run_t *z, const char *const *argv, const char 
   const char *env[48];
   size_t n = 0;
   static const char *const stray[] = {"ZALLOC_MODE=", "ZALLOC_ABORT=", "ZALLOC_STACK_DEPTH=",
-                                      "ZALLOC_QUARANTINE=", "ZALLOC_GUARD=", "ZALLOC_LEAKS="};
+                                      "ZALLOC_QUARANTINE=", "ZALLOC_GUARD=", "ZALLOC_LEAKS=",
+                                      "ZALLOC_SAMPLE=", "ZALLOC_LIMIT=", "ZALLOC_FAIL_AT=",
+                                      "ZALLOC_FAIL_EVERY=", "ZALLOC_FAIL_RATE=", "ZALLOC_FAIL_MATCH="};
   for (size_t i = 0; i < sizeof stray / sizeof stray[0]; i++) env[n++] = stray[i];
   char *preload = zr_fmt("LD_PRELOAD=%s", zalloc_library()), *log = zr_fmt("ZALLOC_LOG=%s/r.%%p", z->dir);
   env[n++] = preload;
@@ -295,12 +297,13 @@ ZR_UNUSED static zr_leaks_t zr_leaks(const char *log, long pid) {
               "%ld blocks, %ld bytes leaked:\n%s", zr_k_.lost_blocks, zr_k_.lost_bytes, (log));   \
   } while (0)
 
-/* The mode the report's header names ("gpa", "arena"): a static string. */
+/* The mode the report's header names ("gpa", "arena", "page"): a static string. */
 ZR_UNUSED static const char *zr_report_mode(const char *log, long pid) {
   char *prefix = zr_fmt("==%ld== zalloc report for ", pid);
   char *line = zr_line_starting(log, prefix);
   cr_assert_not_null(line, "no report header for pid %ld in:\n%s", pid, log);
-  const char *mode = strstr(line, ", mode arena") ? "arena" : strstr(line, ", mode gpa") ? "gpa" : NULL;
+  const char *mode = strstr(line, ", mode arena") ? "arena" : strstr(line, ", mode gpa") ? "gpa"
+                     : strstr(line, ", mode page") ? "page" : NULL;
   cr_assert_not_null(mode, "no mode in \"%s\"", line);
   free(line);
   free(prefix);
