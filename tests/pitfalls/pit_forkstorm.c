@@ -1,7 +1,7 @@
 /* Pitfall: fork() while other threads are inside malloc. An allocator must hold every lock
  * across fork (pthread_atfork) and leave the child's heap consistent, or the child hangs on a
  * lock that no thread of its own will ever release, or corrupts the heap. 8 threads allocate
- * and free (small and large blocks) without pause while the main thread forks 40 times; each
+ * and free (small and large blocks) without pause while the main thread forks 20 times; each
  * child allocates, checks and frees a few blocks and leaves with _exit. A child that hangs is
  * killed by its alarm, so the parent reports it instead of hanging as well. */
 #define _GNU_SOURCE
@@ -15,7 +15,7 @@
 #include "pit_say.h"
 
 #define THREADS 8
-#define FORKS 40
+#define FORKS 20
 static atomic_int stop;
 static atomic_long ops;
 
