@@ -76,6 +76,9 @@ static inline bool za_heap_link_ok(const za_page_t *pg, const za_block_t *b, con
 
 /* The key a block holds in its second word while it is on a free list. */
 static inline uintptr_t za_heap_key(const void *b) { return za_heap_secret ^ (uintptr_t)b; }
+/* The key of a block waiting on a heap's `delayed` list (heap.c): a different one, so that
+ * taking the list follows links only to blocks that are on it, once each. */
+static inline uintptr_t za_heap_key_delayed(const void *b) { return za_heap_key(b) ^ 2; }
 
 /* The first block of `pg`'s free list if it is sound (see the top), or NULL (the list is empty,
  * or its head is broken: za_heap_alloc's slow path deals with that). The owner only. */
