@@ -8,6 +8,7 @@
 #include <criterion/criterion.h>
 
 #include <ctype.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -105,6 +106,36 @@ Test(hostile, overflow_arena) { overflows(ARENA, 0); }
 /* page: a block ends at its guard page, so the program's overflow stops there (the program
  * writes only what is mapped): the bytes up to the guard are found at free. */
 Test(hostile, overflow_page) { overflows(PAGE, 1); }
+
+/* An overflow that runs off the end of a heap mapping (a large block's, a segment's last
+ * block) meets an inaccessible page there and faults in the program's code, instead of running
+ * on into the next mapping, which may be zalloc's metadata (it was: overflow_gpa crashed zalloc
+ * before the fences). */
+static void overflow_fence(const char *const *env) {
+  static const char *const where[] = {"large", "segment"};
+  for (size_t w = 0; w < 2; w++) {
+    zr_run_t z;
+    zr_start(&z, ENV(HOSTILE_PROG, "overflow-fence", where[w]), env, TIMEOUT);
+    long pid;
+    char *log = zr_only_log(&z, &pid);
+    const char *hex = strstr(z.r.out, "fence=");
+    cr_assert_not_null(hex, "%s: the program did not get to the overflow:\n%s", where[w], z.r.out);
+    hex += strlen("fence=");
+    char *line = zr_fmt("==%ld== SIGSEGV at address %.*s: invalid permissions for mapped object (SEGV_ACCERR)",
+                        pid, (int)strcspn(hex, " \n"), hex);
+    cr_expect(strstr(z.r.out, "guard=yes"), "%s: no inaccessible page after the mapping:\n%s", where[w], z.r.out);
+    cr_expect_eq(z.r.status, 128 + SIGSEGV, "%s: status %d\nstdout:\n%s\nreport:\n%.4000s", where[w],
+                 z.r.status, z.r.out, log);
+    cr_expect(strstr(log, line), "%s: not the fault at the fence (%s):\n%.4000s", where[w], line, log);
+    cr_expect_null(strstr(log, "inside zalloc's own code"), "%s:\n%.4000s", where[w], log);
+    free(line);
+    free(log);
+    zr_end(&z);
+  }
+}
+
+Test(hostile, overflow_fence_gpa) { overflow_fence(GPA); }
+Test(hostile, overflow_fence_arena) { overflow_fence(ARENA); }
 
 /* ---- writes over freed blocks ----------------------------------------------------------- */
 
