@@ -17,14 +17,19 @@
  *   bad-free            free addresses inside every anonymous mapping (zalloc's metadata, the
  *                       quarantine's nodes, the heap) that cannot be a block, and inside a
  *                       quarantined block; prints how many it made: "invalid=N double=M"
- *   double-free8 ROUNDS the same pointer freed by 8 threads at once, ROUNDS times; after each
- *                       round the threads allocate and check their blocks are distinct
+ *   double-free8 ROUNDS RELEASE
+ *                       the same pointer freed by 8 threads at once, ROUNDS times; after each
+ *                       round the threads allocate and check their blocks are distinct.
+ *                       RELEASE: together (the 8 frees start within a few instructions of each
+ *                       other) or staggered (released by a blocking barrier, one by one)
  *   link-poison KIND    free blocks of one page, then overwrite the free-list link zalloc keeps
  *                       in a freed block (the block's first word in arena mode, the 16 bytes
  *                       before it in gpa mode) with KIND: live (a live block of the same page),
  *                       self (the block itself), edge (the last word of the block's segment,
  *                       with an inaccessible page mapped right after the segment), odd (an
  *                       address in the page that is not a block)
+ *   overflow-fence W    overflow a page past a large block (W=large) or the last block of a
+ *                       segment (W=segment), with no care for what is mapped beyond
  *   delayed-poison      a block freed by another thread into a full page (it waits on the
  *                       owner's list of delayed frees) is overwritten with the address of a live
  *                       block of the owner; then the owner allocates
@@ -33,6 +38,7 @@
 #include <errno.h>
 #include <malloc.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -45,6 +51,7 @@
 
 static void fail(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 #include <stdarg.h>
+#include <stdatomic.h>
 static void fail(const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
@@ -307,6 +314,18 @@ static int cmp_ptr(const void *a, const void *b) {
   return (x > y) - (x < y);
 }
 
+static _Atomic int spin_arrived;
+static bool together;
+/* `together`: wait until all 8 threads are here, spinning (yielding the CPU to those that are
+ * not), so that the frees that follow start within a few instructions of each other; else go
+ * on at once (the blocking barrier before let the threads go one after another). */
+static void spin_wait(int round) {
+  if (!together) return;
+  int target = (round + 1) * THREADS;
+  atomic_fetch_add(&spin_arrived, 1);
+  while (atomic_load(&spin_arrived) < target) sched_yield();
+}
+
 static void *df_thread(void *arg) {
   int me = (int)(intptr_t)arg;
   rng ^= (uint64_t)(me + 1) * 0x2545f4914f6cdd1dull;
@@ -318,6 +337,7 @@ static void *df_thread(void *arg) {
       shared_p = checked_alloc(n);
     }
     pthread_barrier_wait(&bar);
+    spin_wait(round);
     free(shared_p);
     pthread_barrier_wait(&bar);
     blk_t b[PER_THREAD];
@@ -336,8 +356,9 @@ static void *df_thread(void *arg) {
   return NULL;
 }
 
-static int double_free8(int rounds) {
+static int double_free8(int rounds, const char *release) {
   rounds_total = rounds;
+  together = strcmp(release, "together") == 0;
   pthread_barrier_init(&bar, NULL, THREADS + 1);
   pthread_t th[THREADS];
   for (int i = 0; i < THREADS; i++)
@@ -461,6 +482,40 @@ static int delayed_poison(void) {
   return 0;
 }
 
+/* Overflow with no care for what follows the block: from a large block (`large`), or from the
+ * last block of a segment (`segment`), 0x41 bytes to a page past the block's mapping. zalloc's heap mappings end with an
+ * inaccessible page, so the program must die of SIGSEGV at that page (printed before the
+ * write: "fence=ADDR") instead of writing into the mapping beyond. */
+static int overflow_fence(const char *where) {
+  unsigned char *p;
+  size_t n;
+  uintptr_t fence;
+  if (strcmp(where, "large") == 0) {
+    n = 300000;
+    p = checked_alloc(n);
+    fence = ((uintptr_t)p + n + (arena_mode() ? 0 : 16) + 4095) & ~(uintptr_t)4095;
+  } else {
+    n = arena_mode() ? 100000 : 20000;
+    unsigned char *prev = checked_alloc(n);
+    for (;;) {
+      p = checked_alloc(n);
+      if (((uintptr_t)p ^ (uintptr_t)prev) >= SEG_SIZE) break;   /* a new segment */
+      prev = p;
+    }
+    p = prev;
+    fence = ((uintptr_t)p | (SEG_SIZE - 1)) + 1;
+  }
+  static range_t r[4096];
+  size_t nr = read_maps(r, 4096);
+  bool guard = false;
+  for (size_t i = 0; i < nr; i++)
+    if (r[i].lo <= fence && fence < r[i].hi) guard = !r[i].readable;
+  printf("fence=%#lx guard=%s\n", (unsigned long)fence, guard ? "yes" : "no");
+  memset(p + n, 0x41, fence - ((uintptr_t)p + n) + 4096);
+  printf("the overflow ran past %#lx\n", (unsigned long)fence);
+  return 0;
+}
+
 int main(int argc, char **argv) {
   setvbuf(stdout, NULL, _IONBF, 0);
   if (argc < 2) fail("usage: hostile_prog SCENARIO [ARGS]");
@@ -469,9 +524,10 @@ int main(int argc, char **argv) {
   if (strcmp(s, "overflow") == 0 && argc == 4) rc = overflow(strtoul(argv[2], NULL, 10), argv[3]);
   else if (strcmp(s, "freed-write") == 0 && argc == 3) rc = freed_write(argv[2]);
   else if (strcmp(s, "bad-free") == 0) rc = bad_free();
-  else if (strcmp(s, "double-free8") == 0 && argc == 3) rc = double_free8(atoi(argv[2]));
+  else if (strcmp(s, "double-free8") == 0 && argc == 4) rc = double_free8(atoi(argv[2]), argv[3]);
   else if (strcmp(s, "link-poison") == 0 && argc == 3) rc = link_poison(argv[2]);
   else if (strcmp(s, "delayed-poison") == 0) rc = delayed_poison();
+  else if (strcmp(s, "overflow-fence") == 0 && argc == 3) rc = overflow_fence(argv[2]);
   else fail("unknown scenario %s", s);
   printf("done\n");
   return rc;

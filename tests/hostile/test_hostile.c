@@ -180,9 +180,9 @@ Test(hostile, bad_free_page) { bad_frees(PAGE); }
 
 /* ---- one pointer, eight threads --------------------------------------------------------- */
 
-static void double_free8(const char *const *env, const char *rounds) {
+static void double_free8(const char *const *env, const char *rounds, const char *release) {
   zr_run_t z;
-  char *log = survive(&z, ENV("double-free8", rounds), env);
+  char *log = survive(&z, ENV("double-free8", rounds, release), env);
   unsigned long want = printed(&z, "double");
   cr_expect_eq(want, strtoul(rounds, NULL, 10) * 7);
   cr_expect_eq(errors_of(log, "double free"), want, "exactly one free in 8 wins:\n%.6000s", log);
@@ -192,9 +192,14 @@ static void double_free8(const char *const *env, const char *rounds) {
   zr_end(&z);
 }
 
-Test(hostile, double_free8_gpa) { double_free8(GPA, "1000"); }
-Test(hostile, double_free8_arena) { double_free8(ARENA, "3000"); }
-Test(hostile, double_free8_page) { double_free8(PAGE, "300"); }
+/* The 8 frees start within a few instructions of each other: the record's compare-and-swap
+ * lets exactly one win, every round. */
+Test(hostile, double_free8_gpa) { double_free8(GPA, "1000", "together"); }
+Test(hostile, double_free8_page) { double_free8(PAGE, "300", "together"); }
+/* arena: its check (the block's key) is a load and a store, no atomic instruction. Released
+ * one by one, the frees are found as double frees, every round; frees that start together can
+ * both pass it (docs/promises-hostile.md), which is not tested here: it is not repeatable. */
+Test(hostile, double_free8_arena_staggered) { double_free8(ARENA, "3000", "staggered"); }
 
 /* ---- links in freed blocks -------------------------------------------------------------- */
 
