@@ -14,8 +14,11 @@
  *   without touching the pointer;
  * - a double free: a freed block's second word holds a per-process secret mixed with its
  *   address (as glibc's tcache does), and the allocation clears it. Two threads freeing one
- *   block at the same moment can both get past that check; the core then finds the page's list
- *   broken and drops it (heap.h) rather than handing the block out twice.
+ *   block at the same moment can both get past that check (a load, then a store): the core
+ *   often finds the block on a list twice by its key and drops the list (heap.h), but the
+ *   page's count of blocks in use is then wrong, and a block can be handed out while another
+ *   thread holds it (tests/hostile, docs/promises-hostile.md). A compare-and-swap would close
+ *   the race at about 5 ns a free; the GPA's free is one.
  *
  * Sizes: a block's usable size is its class's (sizeclass.h), and the report's byte figures in
  * this mode count those sizes.

@@ -12,14 +12,16 @@ extern bool za_arena_fast;
 void za_arena_mark(za_page_t *pg, void *p);
 za_block_state_t za_arena_free_slow(za_thread_t *t, void *p, za_block_info_t *info);
 
-/* What `p` is in page `pg` (NULL: not a page serving a class): LIVE, FREED (it holds the
+/* What `p` is in page `pg` (NULL: not a page serving a class): LIVE, FREED (it holds a
  * freed-block key) or INTERIOR (not the start of a block handed out). */
 static inline za_block_state_t za_arena_classify(const za_page_t *pg, const void *p) {
   if (za_unlikely(pg == NULL)) return ZA_BLOCK_INTERIOR;
   uintptr_t a = (uintptr_t)p;
   uint32_t idx = za_page_slot(pg, a);
   if (za_unlikely(za_page_slot_addr(pg, idx) != a || a >= pg->bump)) return ZA_BLOCK_INTERIOR;
-  if (za_unlikely(((const za_block_t *)p)->key == za_heap_key(p))) return ZA_BLOCK_FREED;
+  /* Either key: on a free list, or waiting on a heap's list of delayed frees (heap.h). */
+  if (za_unlikely(((((const za_block_t *)p)->key ^ za_heap_key(p)) & ~(uintptr_t)2) == 0))
+    return ZA_BLOCK_FREED;
   return ZA_BLOCK_LIVE;
 }
 

@@ -196,6 +196,7 @@ void za_heap_free_remote(za_page_t *pg, za_block_t *b) {
         continue;
       za_heap_t *owner = atomic_load_explicit(&pg->heap, memory_order_acquire);
       if (owner) {
+        b->key = za_heap_key_delayed(b);
         uintptr_t head = atomic_load_explicit(&owner->delayed, memory_order_relaxed);
         do {
           b->next = (za_block_t *)head;
@@ -214,19 +215,43 @@ void za_heap_free_remote(za_page_t *pg, za_block_t *b) {
   }
 }
 
+/* The page of `b` if it is a block waiting on a `delayed` list: the start of a slot handed
+ * out from a page serving a class, holding the delayed key; else NULL. Links on that list are
+ * written in freed blocks, where a write after free can reach them: each is checked before it
+ * is followed, and a block taken from the list loses the key, so a link back to one already
+ * taken (a cycle) is not followed either. Reads only inside the page. */
+static za_page_t *delayed_page(za_block_t *b) {
+  za_segment_t *seg = za_segment_find(b);
+  if (!seg || ((uintptr_t)b & 15)) return NULL;
+  za_page_t *pg = za_segment_page(seg, b);
+  uintptr_t a = (uintptr_t)b;
+  if (pg->cls == ZA_NO_CLASS || a < pg->start || a >= pg->bump ||
+      za_page_slot_addr(pg, za_page_slot(pg, a)) != a || b->key != za_heap_key_delayed(b))
+    return NULL;
+  return pg;
+}
+
 /* Blocks other threads freed into this heap's full pages: freed here, which puts their pages
  * back in use. A block whose page this heap no longer owns (the heap's thread exited and a new
- * one took the heap over) goes to that page's list. */
+ * one took the heap over) goes to that page's list. A broken link is reported and what
+ * follows it dropped. */
 static bool take_delayed(za_heap_t *h) {
   if (atomic_load_explicit(&h->delayed, memory_order_relaxed) == 0) return false;
   za_block_t *b = (za_block_t *)atomic_exchange_explicit(&h->delayed, 0, memory_order_acquire);
   bool any = b != NULL;
-  while (b) {
+  za_page_t *pg = b ? delayed_page(b) : NULL;
+  if (za_unlikely(b && !pg)) za_heap_link_broken(NULL, b);  /* its key was overwritten */
+  while (pg) {
     za_block_t *next = b->next;
-    za_segment_t *seg = za_segment_find(b);
-    if (za_unlikely(!seg)) break;      /* cannot happen: only our blocks are pushed */
-    za_heap_free(h, za_segment_page(seg, b), b);
+    za_heap_free(h, pg, b);
+    if (!next) break;
+    za_page_t *npg = delayed_page(next);
+    if (za_unlikely(!npg)) {
+      za_heap_link_broken(pg, b);
+      break;
+    }
     b = next;
+    pg = npg;
   }
   return any;
 }

@@ -66,13 +66,19 @@ za_block_t *za_heap_link_broken(za_page_t *pg, za_block_t *b);
 void za_heap_alloc_bad(za_heap_t *h, unsigned c, za_page_t *pg, za_block_t *b);
 
 /* True if `next`, read from the free block `b`, may be followed: the end of the list, or a
- * block in the same page (pages are aligned to their size). */
+ * 16-byte aligned address in the same page (pages are aligned to their size, blocks start
+ * 16-byte aligned): a block's two words read there lie inside the page, never past its end
+ * (a link pointing at a page's last word would have its key read from beyond the segment). */
 static inline bool za_heap_link_ok(const za_page_t *pg, const za_block_t *b, const za_block_t *next) {
-  return next == NULL || (((uintptr_t)next ^ (uintptr_t)b) >> pg->shift) == 0;
+  return next == NULL ||
+         ((((uintptr_t)next ^ (uintptr_t)b) >> pg->shift) | ((uintptr_t)next & 15)) == 0;
 }
 
 /* The key a block holds in its second word while it is on a free list. */
 static inline uintptr_t za_heap_key(const void *b) { return za_heap_secret ^ (uintptr_t)b; }
+/* The key of a block waiting on a heap's `delayed` list (heap.c): a different one, so that
+ * taking the list follows links only to blocks that are on it, once each. */
+static inline uintptr_t za_heap_key_delayed(const void *b) { return za_heap_key(b) ^ 2; }
 
 /* The first block of `pg`'s free list if it is sound (see the top), or NULL (the list is empty,
  * or its head is broken: za_heap_alloc's slow path deals with that). The owner only. */

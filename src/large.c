@@ -13,6 +13,7 @@ typedef struct entry {
   uint32_t epoch;
   uint8_t kind;        /* the checking backend's record (za_large_alloc's meta) */
   bool internal;
+  bool fenced;         /* its mapping ends with an inaccessible page (map_block) */
   za_stack_id_t alloc_stack;
   int alloc_tid;
 } entry_t;
@@ -42,7 +43,7 @@ static size_t recent_next;
 #define CACHE_SLOTS      8
 #define CACHE_MAX_MAPLEN (8 * ZA_MiB)
 #define CACHE_MAX_BYTES  (32 * ZA_MiB)
-static struct { uintptr_t addr; size_t maplen; } cache[CACHE_SLOTS];
+static struct { uintptr_t addr; size_t maplen; bool fenced; } cache[CACHE_SLOTS];
 static size_t cache_count, cache_bytes;
 
 static size_t slot_of(uintptr_t addr) { return (size_t)((addr >> 12) * 0x9e3779b97f4a7c15ull) & (cap - 1); }
@@ -99,30 +100,68 @@ static void fill_info(const entry_t *e, za_block_info_t *info) {
                             .alloc_stack = e->alloc_stack, .alloc_tid = e->alloc_tid};
 }
 
+/* A block's mapping is its `maplen` bytes and, for the first FENCE_MAX mappings that exist at
+ * once, an inaccessible page after them (a fence), so an overflow off the block's end faults
+ * in the program instead of running on into the next mapping (zalloc's metadata, say). A fence
+ * splits what would be one kernel mapping (adjacent blocks merge) into two, so the number is
+ * bounded well below vm.max_map_count (65,530 by default); blocks beyond it are not fenced.
+ * The fence is made with mprotect: made accessible again for a remap, the two are one mapping. */
+#define FENCE_MAX 8192
+static _Atomic size_t fences;
+
+static void *map_block(size_t maplen, size_t align, bool *fenced) {
+  *fenced = false;
+  if (maplen > SIZE_MAX - ZA_PAGE_SIZE) return NULL;
+  bool fence = atomic_fetch_add_explicit(&fences, 1, memory_order_relaxed) < FENCE_MAX;
+  unsigned char *p = za_os_map_aligned(maplen + (fence ? ZA_PAGE_SIZE : 0), align);
+  if (p && fence) fence = za_os_protect(p + maplen, ZA_PAGE_SIZE, false);
+  if (!fence) atomic_fetch_sub_explicit(&fences, 1, memory_order_relaxed);
+  *fenced = p && fence;
+  return p;
+}
+
+static void unmap_block(uintptr_t addr, size_t maplen, bool fenced) {
+  za_os_unmap((void *)addr, maplen + (fenced ? ZA_PAGE_SIZE : 0));
+  if (fenced) atomic_fetch_sub_explicit(&fences, 1, memory_order_relaxed);
+}
+
+/* The block at `p` (`maplen` bytes) resized to `new_maplen`, its fence moved after the new
+ * end; NULL (the block as it was) if the kernel refused. */
+static void *remap_block(void *p, size_t maplen, size_t new_maplen, bool fenced) {
+  if (!fenced) return za_os_remap(p, maplen, new_maplen);
+  unsigned char *guard = (unsigned char *)p + maplen;
+  if (new_maplen > SIZE_MAX - ZA_PAGE_SIZE || !za_os_protect(guard, ZA_PAGE_SIZE, true)) return NULL;
+  unsigned char *q = za_os_remap(p, maplen + ZA_PAGE_SIZE, new_maplen + ZA_PAGE_SIZE);
+  if (q) za_os_protect(q + new_maplen, ZA_PAGE_SIZE, false);
+  else za_os_protect(guard, ZA_PAGE_SIZE, false);
+  return q;
+}
+
 static void cache_drop_oldest(void) {
-  za_os_unmap((void *)cache[0].addr, cache[0].maplen);
+  unmap_block(cache[0].addr, cache[0].maplen, cache[0].fenced);
   cache_bytes -= cache[0].maplen;
   cache_count--;
   for (size_t i = 0; i < cache_count; i++) cache[i] = cache[i + 1];
 }
 
 /* Keep a freed mapping for reuse, or unmap it. Under the lock. */
-static void cache_put(uintptr_t addr, size_t maplen) {
+static void cache_put(uintptr_t addr, size_t maplen, bool fenced) {
   if (maplen > CACHE_MAX_MAPLEN) {
-    za_os_unmap((void *)addr, maplen);
+    unmap_block(addr, maplen, fenced);
     return;
   }
   while (cache_count == CACHE_SLOTS || (cache_count && cache_bytes + maplen > CACHE_MAX_BYTES))
     cache_drop_oldest();
   cache[cache_count].addr = addr;
   cache[cache_count].maplen = maplen;
+  cache[cache_count].fenced = fenced;
   cache_count++;
   cache_bytes += maplen;
 }
 
 /* The smallest cached mapping of at least `need` bytes, and at most twice that unless the
  * block is being grown (then the extra room will be used); 0 if none. Under the lock. */
-static uintptr_t cache_take(size_t need, bool growing, size_t *maplen) {
+static uintptr_t cache_take(size_t need, bool growing, size_t *maplen, bool *fenced) {
   size_t best = CACHE_SLOTS;
   for (size_t i = 0; i < cache_count; i++)
     if (cache[i].maplen >= need && (growing || cache[i].maplen / 2 <= need) &&
@@ -131,6 +170,7 @@ static uintptr_t cache_take(size_t need, bool growing, size_t *maplen) {
   if (best == CACHE_SLOTS) return 0;
   uintptr_t addr = cache[best].addr;
   *maplen = cache[best].maplen;
+  *fenced = cache[best].fenced;
   cache_bytes -= *maplen;
   cache_count--;
   for (size_t i = best; i < cache_count; i++) cache[i] = cache[i + 1];
@@ -157,9 +197,10 @@ void *za_large_alloc(size_t size, size_t align, unsigned flags, const za_block_i
   }
   void *p = NULL;
   za_lock(&lock);
-  if (align <= ZA_PAGE_SIZE && (p = (void *)cache_take(need, flags & ZA_ALLOC_GROWING, &maplen)) != NULL &&
-      (n.addr = (uintptr_t)p, n.maplen = maplen, !insert(&n))) {
-    cache_put((uintptr_t)p, maplen);
+  bool fenced = false;
+  if (align <= ZA_PAGE_SIZE && (p = (void *)cache_take(need, flags & ZA_ALLOC_GROWING, &maplen, &fenced)) != NULL &&
+      (n.addr = (uintptr_t)p, n.maplen = maplen, n.fenced = fenced, !insert(&n))) {
+    cache_put((uintptr_t)p, maplen, fenced);
     p = NULL;
   }
   za_unlock(&lock);
@@ -169,15 +210,16 @@ void *za_large_alloc(size_t size, size_t align, unsigned flags, const za_block_i
   }
   if (flags & ZA_ALLOC_GROWING) maplen = with_growth_room(need);
   else maplen = need;
-  p = za_os_map_aligned(maplen, align); /* fresh mappings are zero */
+  p = map_block(maplen, align, &fenced); /* fresh mappings are zero */
   if (!p) return NULL;
   n.addr = (uintptr_t)p;
   n.maplen = maplen;
+  n.fenced = fenced;
   za_lock(&lock);
   bool ok = insert(&n);
   za_unlock(&lock);
   if (!ok) {
-    za_os_unmap(p, maplen);
+    unmap_block((uintptr_t)p, maplen, fenced);
     return NULL;
   }
   return p;
@@ -228,7 +270,7 @@ za_block_state_t za_large_free(void *p, za_block_info_t *info, za_stack_id_t fre
     recent_next = (recent_next + 1) % RECENT;
     /* Under the lock: were it unmapped outside, a concurrent mmap could get this address and
      * insert it before we record it as recently freed. */
-    cache_put((uintptr_t)p, info->usable);
+    cache_put((uintptr_t)p, info->usable, e->fenced);
   }
   za_unlock(&lock);
   return st;
@@ -245,7 +287,7 @@ za_block_state_t za_large_resize(void *p, size_t new_size, za_block_info_t *info
     size_t need = page_round(new_size), maplen = e->maplen;
     if (need > maplen) maplen = need > with_growth_room(maplen) ? need : with_growth_room(maplen);
     else if (need < maplen / 2) maplen = need;  /* give back what a big shrink frees */
-    void *q = maplen == e->maplen ? p : za_os_remap(p, e->maplen, maplen);
+    void *q = maplen == e->maplen ? p : remap_block(p, e->maplen, maplen, e->fenced);
     if (q == p) {
       mapped = mapped - e->maplen + maplen;
       e->size = new_size;

@@ -3,7 +3,10 @@
  * to the OS on free except for a few kept for reuse (at most 32 MiB, each at most 8 MiB). Shared by the backends for requests above their size threshold and for alignments
  * their chunks cannot serve. Bookkeeping is out of band, in an open-addressing table keyed by
  * the block's address, so a foreign or interior pointer is never dereferenced; a ring of
- * recently unmapped blocks turns a second free of one into a reported double free. */
+ * recently unmapped blocks turns a second free of one into a reported double free. A
+ * mapping ends with an inaccessible page (the first 8,192 that exist at once: large.c): an
+ * overflow off a block's end faults in the program instead of running on into the next
+ * mapping, which may be zalloc's metadata. */
 #ifndef ZA_LARGE_H
 #define ZA_LARGE_H
 #include "backend.h"

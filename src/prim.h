@@ -14,6 +14,15 @@ void *za_os_map_aligned(size_t size, size_t align); /* same, start aligned to `a
 void *za_os_reserve(size_t size);                 /* address space only, pages appear on touch */
 void  za_os_unmap(void *p, size_t size);
 void *za_os_remap(void *p, size_t old_size, size_t new_size); /* may move */
+/* Heap memory followed by an inaccessible page (a fence), start aligned to `align` (pow2): an
+ * overflow off its end faults in the program instead of running into the mapping after it,
+ * which may be zalloc's metadata. Only [p, p + size) is registered. (Underflows are not
+ * fenced: a program with ZALLOC_GUARD=0 may write a few bytes before its first block.) */
+void *za_os_map_fenced(size_t size, size_t align);
+void  za_os_unmap_fenced(void *p, size_t size);
+/* Make whole pages of a mapping inaccessible (a guard) or accessible again, in place: the
+ * mapping keeps its pages and is split and merged by the kernel around them. */
+bool  za_os_protect(void *p, size_t size, bool accessible);
 void  za_os_decommit(void *p, size_t size);       /* give pages back, contents read as zero */
 /* Guarded pages (page.c): address space that faults on any access, registered like the
  * rest; pages of it made readable and writable (false if the kernel refused: ENOMEM when the

@@ -97,12 +97,12 @@ static void purge_locked(struct pool *pl, uint32_t now) {
 
 /* A new segment of pages of 2^shift bytes, its pages into the pool. Under the lock. */
 static bool new_segment(unsigned shift) {
-  void *mem = za_os_map_aligned(ZA_SEGMENT_SIZE, ZA_SEGMENT_SIZE);
+  void *mem = za_os_map_fenced(ZA_SEGMENT_SIZE, ZA_SEGMENT_SIZE);
   if (!mem) return false;
   za_segment_t *seg = za_os_map(za_align_up(sizeof *seg, ZA_PAGE_SIZE));
   unsigned char *ext = ext_bits ? za_os_reserve(ext_bytes_per_segment()) : NULL;
   if (!seg || (ext_bits && !ext)) {
-    za_os_unmap(mem, ZA_SEGMENT_SIZE);
+    za_os_unmap_fenced(mem, ZA_SEGMENT_SIZE);
     if (seg) za_os_unmap(seg, za_align_up(sizeof *seg, ZA_PAGE_SIZE));
     return false;
   }

@@ -10,7 +10,9 @@
  * address's 4 MiB segment number to its descriptor, so "is this pointer zalloc's, and what is
  * it?" is one load that never touches the pointer itself: a foreign pointer is never
  * dereferenced, and a heap overflow can reach other blocks but never the allocator's
- * metadata (the way musl's mallocng keeps its metadata out of band).
+ * metadata (the way musl's mallocng keeps its metadata out of band): a segment is followed
+ * by an inaccessible page (za_os_map_fenced), so an overflow off its last block faults in the
+ * program instead of running on into the mapping after it.
  *
  * Free pages wait in a pool per page size, keeping their memory for a while (segment.c: a page
  * unused for half a second gives it back to the OS, MADV_DONTNEED, and reads as zero when used

@@ -176,6 +176,33 @@ void *za_os_map_aligned(size_t size, size_t align) {
   return start;
 }
 
+void *za_os_map_fenced(size_t size, size_t align) {
+  const size_t page = ZA_PAGE_SIZE;
+  if (align < page) align = page;
+  if (size > SIZE_MAX - align - page) return NULL;
+  size_t len = size + align + page;
+  uint8_t *raw = raw_map(len, 0);
+  if (raw == NULL) return NULL;
+  uint8_t *start = (uint8_t *)za_align_up_ptr((uintptr_t)raw, align), *end = start + size;
+  if (start > raw) munmap(raw, (size_t)(start - raw));
+  if (end + page < raw + len) munmap(end + page, (size_t)(raw + len - (end + page)));
+  za_os_protect(end, page, false);
+  reg_add(start, size);
+  return start;
+}
+
+void za_os_unmap_fenced(void *p, size_t size) {
+  reg_remove(p, size);
+  munmap(p, size + ZA_PAGE_SIZE);
+}
+
+bool za_os_protect(void *p, size_t size, bool accessible) {
+  int saved = errno;
+  bool ok = mprotect(p, size, accessible ? PROT_READ | PROT_WRITE : PROT_NONE) == 0;
+  errno = saved;
+  return ok;
+}
+
 void za_os_unmap(void *p, size_t size) {
   reg_remove(p, size);
   munmap(p, size);
