@@ -1,6 +1,7 @@
 /* zalloc - the text writer (see report_text.h). */
 #include "report_text.h"
 
+#include "prim.h"
 #include "report_words.h"
 
 #include <string.h>
@@ -314,6 +315,12 @@ static void write_leaks(za_out_t *o, const char *pre, const za_report_t *r) {
   const za_rleaks_t *lk = &r->leaks;
   if (lk->state == ZA_LEAKS_NO_MEMORY) {
     za_out_printf(o, "%s  leaks:       not checked: out of memory for the scan\n", pre);
+    return;
+  }
+  if (lk->state == ZA_LEAKS_NO_MAPS) {
+    za_out_printf(o, "%s  leaks:       not checked: /proc/self/maps cannot be read (%s), so what "
+                     "points to the blocks is unknown\n", pre, za_os_errno_name(lk->maps_err));
+    write_live(o, pre, r);
     return;
   }
   write_groups(o, pre, r, 1u << ZA_LEAK_DEFINITE | 1u << ZA_LEAK_INDIRECT, "lost");
