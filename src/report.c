@@ -15,6 +15,7 @@
 #include "report_text.h"
 #include "runtime.h"
 #include "signals.h"
+#include "stack.h"
 #include "stats.h"
 #include "suppress.h"
 #include "symbolize.h"
@@ -109,6 +110,8 @@ static void fill_process(za_report_t *r) {
   p->mode = za_mode_name(za_opt.mode);
   za_tree_image_hex(p->image);
   r->deepbind_count = atomic_load(&deepbind_count);
+  r->depot_refused = za_depot_refused();
+  r->depot_max = za_depot_max_stacks();
   r->deepbind_first = deepbind_first;
   r->stacks_recorded = za_backend && za_backend->checks && za_opt.stack_depth > 0;
   r->print_suppressions = za_opt.print_suppressions;

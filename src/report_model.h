@@ -254,6 +254,8 @@ typedef struct za_report {
   za_rcrash_t *crash;         /* only for ZA_END_SIGNAL */
   za_rstats_t stats;
   size_t deepbind_count;      /* dlopen calls whose RTLD_DEEPBIND was dropped */
+  size_t depot_refused;       /* captures of a new stack that the full stack depot refused */
+  size_t depot_max;           /* the distinct stacks it holds */
   const char *deepbind_first;
   bool findings_known;        /* false: not collected (the list was busy in a crash) */
   za_findings_summary_t counts;

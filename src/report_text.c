@@ -404,6 +404,10 @@ void za_report_write_text(za_out_t *o, const za_report_t *r) {
     za_out_printf(o, "%s  note:        RTLD_DEEPBIND dropped from %N dlopen call%s (first: %s), "
                      "so those libraries share zalloc's heap\n",
                   pre, r->deepbind_count, plural(r->deepbind_count), r->deepbind_first);
+  if (r->depot_refused)
+    za_out_printf(o, "%s  note:        the stack depot is full (%N distinct stacks): %N captures "
+                     "of a new stack were not stored, and show no stack\n",
+                  pre, r->depot_max, r->depot_refused);
   write_errors(o, pre, r);
   write_failures(o, pre, r);
   if (r->leaks.state != ZA_LEAKS_NOT_CHECKED) write_leaks(o, pre, r);

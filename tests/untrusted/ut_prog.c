@@ -9,13 +9,14 @@
  *   ut_prog seccomp-crash        the same filter, then a write through a null pointer: the crash
  *                                report cannot reset the handler or re-send the signal
  *   ut_prog threads N            N threads created and joined, 8 at a time, each allocating
- *                                and freeing; prints "rss KIB arena BYTES" after N/10 and N
+ *                                and freeing; prints "at K rss KIB arena BYTES" after each
+ *                                tenth K of the N
  *   ut_prog dlopen N LIB         N dlopen/dlclose cycles of LIB (ut_lib.so: allocates, frees);
  *                                same figures after N/10 and N
  *   ut_prog stacks N             N mallocs and frees, each from a distinct call stack (a path
- *                                through 4 functions x 10 levels); same figures
+ *                                through 16 functions x 6 levels); same figures
  * The figures: VmRSS from /proc/self/status and mallinfo2().arena (what zalloc has mapped for
- * blocks); the test compares the two lines. */
+ * blocks); the tests compare the figures at 5 and at 10 tenths. */
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <errno.h>
@@ -78,10 +79,12 @@ static long rss_kib(void) {
   return p ? strtol(p + 6, NULL, 10) : -1;
 }
 
-static void figures(const char *when) {
+/* After step `i` of `n`, at every tenth: "at TENTH rss KIB arena BYTES". */
+static void figures(long i, long n) {
+  if (n < 10 || i % (n / 10) != 0) return;
   struct mallinfo2 mi = mallinfo2();
   char line[160];
-  snprintf(line, sizeof line, "%s rss %ld arena %zu\n", when, rss_kib(), mi.arena);
+  snprintf(line, sizeof line, "at %ld rss %ld arena %zu\n", i / (n / 10), rss_kib(), mi.arena);
   say(line);
 }
 
@@ -100,10 +103,8 @@ static void run_threads(long n) {
     for (; k < 8 && done + k < n; k++)
       if (pthread_create(&t[k], NULL, thread_body, NULL) != 0) { say("pthread_create failed\n"); _exit(96); }
     for (int i = 0; i < k; i++) pthread_join(t[i], NULL);
-    done += k;
-    if (done == n / 10) figures("warm");
+    for (int i = 0; i < k; i++) figures(++done, n);
   }
-  figures("end");
 }
 
 static void run_dlopen(long n, const char *lib) {
@@ -114,17 +115,16 @@ static void run_dlopen(long n, const char *lib) {
     if (!work) _exit(94);
     work();
     dlclose(h);
-    if (i == n / 10) figures("warm");
+    figures(i, n);
   }
-  figures("end");
 }
 
-/* 4 functions per level, 10 levels: path `code` (base 4 digits) gives a distinct stack. */
-#define LEVELS 10
-__attribute__((noinline)) static void walk0(unsigned code, int level);
-__attribute__((noinline)) static void walk1(unsigned code, int level);
-__attribute__((noinline)) static void walk2(unsigned code, int level);
-__attribute__((noinline)) static void walk3(unsigned code, int level);
+/* 16 functions, 6 levels: call path `code` (6 hex digits, the innermost level the lowest)
+ * gives a distinct stack of 13 frames, within the default ZALLOC_STACK_DEPTH of 16: 16^6 =
+ * 16.7 million distinct stacks. walkK calls step from a return address of its own. */
+#define LEVELS 6
+typedef void walk_fn(unsigned code, int level);
+static walk_fn *const walks[16];
 __attribute__((noinline)) static void step(unsigned code, int level) {
   if (level == LEVELS) {
     void *p = malloc(16);
@@ -132,12 +132,7 @@ __attribute__((noinline)) static void step(unsigned code, int level) {
     free(p);
     return;
   }
-  switch (code & 3) {
-  case 0: walk0(code >> 2, level + 1); break;
-  case 1: walk1(code >> 2, level + 1); break;
-  case 2: walk2(code >> 2, level + 1); break;
-  default: walk3(code >> 2, level + 1); break;
-  }
+  walks[(code >> (4 * (LEVELS - 1 - level))) & 15](code, level + 1);
   __asm__ volatile("" ::: "memory");   /* not a tail call: the frame stays on the stack */
 }
 #define WALK(k) \
@@ -145,14 +140,16 @@ __attribute__((noinline)) static void step(unsigned code, int level) {
     step(code, level); \
     __asm__ volatile("" ::: "memory"); \
   }
-WALK(0) WALK(1) WALK(2) WALK(3)
+WALK(0) WALK(1) WALK(2) WALK(3) WALK(4) WALK(5) WALK(6) WALK(7)
+WALK(8) WALK(9) WALK(10) WALK(11) WALK(12) WALK(13) WALK(14) WALK(15)
+static walk_fn *const walks[16] = {walk0, walk1, walk2,  walk3,  walk4,  walk5,  walk6,  walk7,
+                                   walk8, walk9, walk10, walk11, walk12, walk13, walk14, walk15};
 
 static void run_stacks(long n) {
   for (long i = 1; i <= n; i++) {
     step((unsigned)i, 0);
-    if (i == n / 10) figures("warm");
+    figures(i, n);
   }
-  figures("end");
 }
 
 int main(int argc, char **argv) {
