@@ -294,13 +294,20 @@ int za_os_open_read(const char *path) {
 int za_os_check_writable(const char *path) {
   int saved = errno;
   int fd = final_link_rule(path);
+  if (fd < 0) {
+    errno = saved;
+    return fd;
+  }
   struct stat st;
   /* A FIFO is not opened now: its reader, seeing its only writer close, would stop. It needs
    * a reader at exit, when there is none is said in one line and the report goes to stderr. */
-  if (fd == 0 && stat(path, &st) == 0 && S_ISFIFO(st.st_mode)) fd = 1;
-  if (fd == 0) fd = open_log_file(path, O_WRONLY | O_APPEND);
+  if (stat(path, &st) == 0 && S_ISFIFO(st.st_mode)) {
+    errno = saved;
+    return 0;
+  }
+  fd = open_log_file(path, O_WRONLY | O_APPEND);
   if (fd >= 0) {
-    if (fd > 1) close(fd);
+    close(fd);
     errno = saved;
     return 0;
   }
