@@ -9,7 +9,9 @@ job="${1:-test}"
 pkgs=(gcc libc6-dev cmake ninja-build pkg-config binutils libunwind-dev libdw-dev)
 case "$job" in
   build) ;;
-  test) pkgs+=(libcriterion-dev g++ coreutils dash bash make python3 perl git valgrind) ;;
+  # tests/untrusted: setcap (libcap2-bin), setpriv and unshare (util-linux), umount (mount).
+  test) pkgs+=(libcriterion-dev g++ coreutils dash bash make python3 perl git valgrind libcap2-bin
+              util-linux mount) ;;
   demo) pkgs+=(python3 perl time) ;;
   *) echo "usage: scripts/deps.sh build|test|demo" >&2; exit 2 ;;
 esac

@@ -24,7 +24,10 @@
  * made once (za_depot_prepare, or the first insertion), never freed, never from malloc. Ids
  * and stacks stay valid for the life of the process and, as plain memory, in a forked child.
  * Full (the last level half full, or the pool's bytes used up): za_depot_put returns 0, "no
- * stack". */
+ * stack", and counts it; the report says so (za_depot_refused). The bound: ZA_DEPOT_MAX_STACKS
+ * - 1 distinct stacks (279,553), 4.5 MiB of slots, 1.1 MiB of index and at most 64 MiB of pool
+ * (8 bytes a frame and 8 a stack; 13 frames, as tests/untrusted's stacks program makes, take
+ * 112 bytes): docs/promises-limits.md. */
 #include "depot.h"
 
 #include "prim.h"
@@ -54,6 +57,7 @@ static struct {
   _Alignas(64) atomic_size_t pool_used;
   _Alignas(64) atomic_uint state;        /* the newest level << 1, | 1 while it is being frozen */
   atomic_uint used[LEVELS];              /* stacks inserted into each level */
+  _Alignas(64) atomic_size_t refused;    /* new stacks not stored: the depot was full */
 } za_depot;
 
 static inline _Atomic uint64_t *level_slots(unsigned char *r, unsigned level) {
@@ -206,9 +210,18 @@ za_stack_id_t za_depot_put(const uintptr_t *pcs, int n) {
     int got = probe(r, newest, hash, pcs, n, true, &mine, &id);
     if (got == FOUND) return id;
     /* RETRY: the level was frozen under us (go on in the next), or it or the pool is full. */
-    if (atomic_load_explicit(&za_depot.state, memory_order_acquire) == state) return 0;
+    if (atomic_load_explicit(&za_depot.state, memory_order_acquire) == state) {
+      atomic_fetch_add_explicit(&za_depot.refused, 1, memory_order_relaxed);
+      return 0;
+    }
   }
 }
+
+size_t za_depot_refused(void) {
+  return atomic_load_explicit(&za_depot.refused, memory_order_relaxed);
+}
+
+size_t za_depot_max_stacks(void) { return ZA_DEPOT_MAX_STACKS - 1; }   /* ids 1 .. MAX - 1 */
 
 /* ---- reading ------------------------------------------------------------------------- */
 

@@ -350,12 +350,13 @@ static bool maps_line_root(const char *line, za_leak_range_t *r) {
 
 /* /proc/self/maps, whole, into a fresh mapping (*cap bytes): read again into a larger one
  * until it fits, so the text never describes a buffer that has since moved. */
-static char *read_maps(size_t *len, size_t *cap) {
+static char *read_maps(size_t *len, size_t *cap, int *maps_err) {
   for (size_t size = ZA_MiB;; size *= 2) {
     char *text = za_os_reserve(size);
     if (!text) return NULL;
     int fd = za_os_open_read("/proc/self/maps");
     if (fd < 0) {
+      *maps_err = -fd;
       za_os_unmap(text, size);
       return NULL;
     }
@@ -418,9 +419,9 @@ static bool collect_exclusions(vec_t *excl) {
 
 /* The roots: the maps' readable, writable ranges minus the exclusions; the range holding the
  * calling thread's stack pointer starts at it (below it is dead data). */
-static bool collect_roots(vec_t *roots, uintptr_t sp) {
+static bool collect_roots(vec_t *roots, uintptr_t sp, int *maps_err) {
   size_t len, cap;
-  char *text = read_maps(&len, &cap);
+  char *text = read_maps(&len, &cap, maps_err);
   if (!text) return false;
   size_t lines = 1;
   for (size_t i = 0; i < len; i++) lines += text[i] == '\n';
@@ -572,14 +573,15 @@ static ZA_NOINLINE void scan(za_live_walk_t walk, za_report_t *r, bool running, 
     sort_any(b, n, sizeof *b, cmp_block);
     /* Before the roots are read, so that every mapping the scan makes is in the registry. */
     cls_bytes = za_align_up(n, ZA_PAGE_SIZE);
-    ok = (cls = za_os_map(cls_bytes)) != NULL && collect_roots(&roots, sp);
+    ok = (cls = za_os_map(cls_bytes)) != NULL && collect_roots(&roots, sp, &lk->maps_err);
   }
   int pagemap = ok && program_blocks > 0 ? za_os_open_read("/proc/self/pagemap") : -1;
   if (ok && program_blocks > 0) ok = classify(b, n, roots.p, roots.n, cls, pagemap, running);
   if (pagemap >= 0) za_os_close(pagemap);
   lk->running = running;
   if (!ok) {
-    lk->state = ZA_LEAKS_NO_MEMORY;
+    /* Without the maps the roots are unknown: calling blocks lost would be guessing. */
+    lk->state = lk->maps_err ? ZA_LEAKS_NO_MAPS : ZA_LEAKS_NO_MEMORY;
   } else {
     lk->state = ZA_LEAKS_CHECKED;
     for (size_t i = 0; i < n && program_blocks > 0; i++) {

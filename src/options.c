@@ -89,7 +89,11 @@ static const opt_desc_t options[] = {
   {"ZALLOC_LOG", OPT_PATH, "stderr", NULL,
    "Where reports go: `stderr`, or a file path opened for appending; `%p` in the path becomes "
    "the process id, so a tree of processes writes one file each. The path is checked at "
-   "start-up.",
+   "start-up. A final symbolic link owned by another user than root or the process's is not "
+   "followed; the log must be a regular file, a character device or a FIFO with a reader (a "
+   "FIFO without one, a full disk or any failed write: one line says so and the report goes to "
+   "stderr). In a setuid, setgid or capability-raised process every `ZALLOC_*` variable is "
+   "ignored, with one line saying so: reports go to stderr.",
    offsetof(za_options_t, log), 0, "PATH", WRAP_ENV,
    "Where every process of the tree writes its reports: `stderr`, or a file path in which `%p` "
    "becomes the pid (one file per process); a relative path is taken from the directory zalloc "

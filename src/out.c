@@ -9,10 +9,11 @@ void za_out_init(za_out_t *o, int fd, char *buf, size_t cap) {
   o->buf = buf;
   o->cap = cap;
   o->len = 0;
+  o->err = 0;
 }
 
 void za_out_flush(za_out_t *o) {
-  if (o->fd >= 0 && o->len > 0) za_os_write_all(o->fd, o->buf, o->len);
+  if (o->fd >= 0 && o->len > 0 && !o->err) o->err = za_os_write_all(o->fd, o->buf, o->len);
   if (o->fd >= 0) o->len = 0;
 }
 

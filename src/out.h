@@ -10,6 +10,7 @@ typedef struct za_out {
   size_t len;
   size_t cap;
   char *buf;
+  int err;         /* the errno of the first failed write (0: none); later output is dropped */
 } za_out_t;
 
 void za_out_init(za_out_t *o, int fd, char *buf, size_t cap);

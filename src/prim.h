@@ -49,17 +49,23 @@ void  za_os_fork_prepare(void);
 void  za_os_fork_parent(void);
 void  za_os_fork_child(void);
 
-int   za_os_open_append(const char *path);        /* fd, or -errno */
+/* zalloc's own error codes, beyond errno's, for za_os_errno_name. */
+#define ZA_ERR_SYMLINK  4097   /* the final component is a link owned by neither root nor us */
+#define ZA_ERR_NOT_FILE 4098   /* a socket, a disk, a FIFO with no reader: not for a report */
+/* The log, opened for appending (created if missing): never through a final symbolic link
+ * owned by another user than root or this one, never blocking, only a regular file, a
+ * character device or a FIFO with a reader. fd, or -errno / -ZA_ERR_*. */
+int   za_os_open_append(const char *path);
 int   za_os_open_read(const char *path);          /* fd, or -errno */
-/* 0 if `path` could be opened for appending (created if missing), else -errno. Creates
- * nothing: a process that never writes its report leaves no empty file behind. */
+/* 0 if `path` could be opened for appending (created if missing) by za_os_open_append, else
+ * -errno or -ZA_ERR_*. Creates nothing: a process that never writes its report leaves no empty file behind. */
 int   za_os_check_writable(const char *path);
 long  za_os_read(int fd, void *buf, size_t n);
 long  za_os_pread(int fd, void *buf, size_t n, uint64_t offset);
 int   za_os_dup_high(int fd);                     /* close-on-exec copy numbered high, or -1 */
 bool  za_os_fd_open(int fd);
 void  za_os_close(int fd);
-void  za_os_write_all(int fd, const char *buf, size_t n);
+int   za_os_write_all(int fd, const char *buf, size_t n);  /* 0, or the errno that stopped it */
 int   za_os_getpid(void);
 int   za_os_gettid(void);
 void  za_os_yield(void);
@@ -68,6 +74,9 @@ uint32_t za_os_now_ms(void);                      /* a coarse monotonic clock, w
 void  za_os_futex_wait(atomic_int *addr, int val);
 void  za_os_futex_wake(atomic_int *addr, int n);
 _Noreturn void za_os_exit(int status);
+/* The kernel's AT_SECURE: setuid, setgid or file capabilities raised this process's rights
+ * above its caller's, so its caller's environment is not to be trusted. */
+bool  za_os_secure(void);
 uint64_t za_os_random_seed(void);                 /* from AT_RANDOM: no getrandom syscall */
 const char *za_os_errno_name(int err);            /* "No such file or directory", no malloc */
 #endif

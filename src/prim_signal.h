@@ -21,12 +21,14 @@ bool  za_sig_install_if_default(int signo, za_sig_handler_t fn, bool nodefer);
 bool  za_sig_install(int signo, za_sig_handler_t fn);
 /* Whether `fn` is the handler installed for `signo` now. */
 bool  za_sig_is_ours(int signo, za_sig_handler_t fn);
-void  za_sig_set_default(int signo);
+/* False if the action could not be changed (a seccomp filter denying rt_sigaction). */
+bool  za_sig_set_default(int signo);
 /* Give the calling thread an alternate signal stack of `size` bytes (for a stack overflow's
  * SIGSEGV), unless it has one. */
 void  za_sig_altstack(size_t size);
-/* Deliver `signo` to the calling thread, and let it through the signal mask. */
-void  za_sig_raise_unblocked(int signo);
+/* Deliver `signo` to the calling thread, and let it through the signal mask; false if it could
+ * not be sent (a seccomp filter denying tgkill). */
+bool  za_sig_raise_unblocked(int signo);
 /* Block every signal in the calling thread; the old mask in *old (restore with
  * za_sig_restore_mask). */
 void  za_sig_block_all(sigset_t *old);

@@ -15,6 +15,7 @@
 #include "report_text.h"
 #include "runtime.h"
 #include "signals.h"
+#include "stack.h"
 #include "stats.h"
 #include "suppress.h"
 #include "symbolize.h"
@@ -109,6 +110,8 @@ static void fill_process(za_report_t *r) {
   p->mode = za_mode_name(za_opt.mode);
   za_tree_image_hex(p->image);
   r->deepbind_count = atomic_load(&deepbind_count);
+  r->depot_refused = za_depot_refused();
+  r->depot_max = za_depot_max_stacks();
   r->deepbind_first = deepbind_first;
   r->stacks_recorded = za_backend && za_backend->checks && za_opt.stack_depth > 0;
   r->print_suppressions = za_opt.print_suppressions;
@@ -140,32 +143,60 @@ static void fill_stats(za_report_t *r, bool signal_safe) {
 
 /* ---- where it goes -------------------------------------------------------------------------------- */
 
-static int open_log(bool *opened) {
+static int stderr_fd(void) {
+  return za_stderr_copy >= 0 && za_os_fd_open(za_stderr_copy) ? za_stderr_copy : 2;
+}
+
+/* The log's descriptor; *err: 0, or why the log file could not be opened (stderr is then
+ * returned, so the report is not lost). */
+static int open_log(bool *opened, int *err) {
   *opened = false;
-  if (strcmp(za_opt.log, "stderr") == 0)
-    return za_stderr_copy >= 0 && za_os_fd_open(za_stderr_copy) ? za_stderr_copy : 2;
+  *err = 0;
+  if (strcmp(za_opt.log, "stderr") == 0) return stderr_fd();
   char path[ZA_PATH_MAX + 32];
   if (!za_options_log_path(za_opt.log, za_os_getpid(), path, sizeof path)) return 2;
   int fd = za_os_open_append(path);
-  if (fd < 0) return 2; /* checked at start-up; if it has gone since, stderr still works */
+  if (fd < 0) {   /* checked at start-up; gone since, or a FIFO without a reader */
+    *err = -fd;
+    return stderr_fd();
+  }
   *opened = true;
   return fd;
 }
 
-static void write_to(int fd, const za_report_t *r, bool json) {
+/* One line: the report could not go to the log, and why; it follows on stderr. */
+static void say_log_failed(int err) {
+  char path[ZA_PATH_MAX + 32], shown[4 * sizeof path + 8], line[sizeof shown + 256];
+  za_options_log_path(za_opt.log, za_os_getpid(), path, sizeof path);
+  size_t n = za_snprintf(line, sizeof line,
+                         "==%d== zalloc: ZALLOC_LOG: cannot write the report to %s (%s); it "
+                         "follows on stderr\n",
+                         za_os_getpid(), za_shown(path, shown, sizeof shown), za_os_errno_name(err));
+  za_os_write_all(stderr_fd(), line, n);
+}
+
+/* 0, or the errno of the write that failed. */
+static int write_to(int fd, const za_report_t *r, bool json) {
   char buf[8192];
   za_out_t o;
   za_out_init(&o, fd, buf, sizeof buf);
   if (json) za_report_write_json(&o, r);
   else za_report_write_text(&o, r);
   za_out_flush(&o);
+  return o.err;
 }
 
 static void publish(const za_report_t *r, bool final) {
   bool opened;
-  int fd = open_log(&opened);
-  write_to(fd, r, za_opt.format == ZA_FORMAT_JSON);
+  int err, fd = open_log(&opened, &err);
+  if (err) say_log_failed(err);
+  err = write_to(fd, r, za_opt.format == ZA_FORMAT_JSON);
   if (opened) za_os_close(fd);
+  if (err && opened) {
+    /* A full disk, /dev/full, a quota: the report must not be lost. */
+    say_log_failed(err);
+    write_to(stderr_fd(), r, za_opt.format == ZA_FORMAT_JSON);
+  }
   if (final && (fd = za_tree_open_report()) >= 0) {
     write_to(fd, r, true);
     za_os_close(fd);
@@ -177,7 +208,7 @@ void za_report_line(const char *text) {
   char buf[512];
   size_t n = za_snprintf(buf, sizeof buf, "==%d== zalloc: %s\n", za_os_getpid(), text);
   bool opened;
-  int fd = open_log(&opened);
+  int err, fd = open_log(&opened, &err);
   za_os_write_all(fd, buf, n);
   if (opened) za_os_close(fd);
 }

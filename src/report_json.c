@@ -1,6 +1,7 @@
 /* zalloc - the JSON writer (see report_json.h). */
 #include "report_json.h"
 
+#include "prim.h"
 #include "report_words.h"
 
 #include <string.h>
@@ -282,6 +283,22 @@ static void notes(za_out_t *o, bool *first, const za_report_t *r) {
     char buf[400];
     za_snprintf(buf, sizeof buf, "RTLD_DEEPBIND dropped from %zu dlopen call%s (first: %s)",
                 r->deepbind_count, r->deepbind_count == 1 ? "" : "s", r->deepbind_first);
+    str(o, buf);
+  }
+  bool any = r->deepbind_count;
+  if (r->depot_refused) {
+    char buf[200];
+    za_snprintf(buf, sizeof buf, "the stack depot is full (%zu distinct stacks): %zu captures of "
+                "a new stack were not stored, and show no stack", r->depot_max, r->depot_refused);
+    if (any) za_out_str(o, ",");
+    str(o, buf);
+    any = true;
+  }
+  if (r->leaks.state == ZA_LEAKS_NO_MAPS) {
+    char buf[200];
+    za_snprintf(buf, sizeof buf, "leaks not checked: /proc/self/maps cannot be read (%s)",
+                za_os_errno_name(r->leaks.maps_err));
+    if (any) za_out_str(o, ",");
     str(o, buf);
   }
   za_out_str(o, "]");

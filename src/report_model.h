@@ -158,6 +158,8 @@ typedef enum za_leak_state {
   ZA_LEAKS_NOT_CHECKED,       /* no leak check (arena, ZALLOC_LEAKS=off, a crash) */
   ZA_LEAKS_CHECKED,
   ZA_LEAKS_NO_MEMORY,         /* the check could not map memory for its work */
+  ZA_LEAKS_NO_MAPS,           /* /proc/self/maps could not be read (no /proc, seccomp): the
+                               * roots are unknown, so nothing is called lost */
 } za_leak_state_t;
 
 typedef struct za_rleaks {
@@ -169,6 +171,7 @@ typedef struct za_rleaks {
                                * largest first */
   size_t ngroups;
   bool reachable_listed;      /* groups include the still-reachable ones */
+  int maps_err;               /* ZA_LEAKS_NO_MAPS: the errno of opening /proc/self/maps */
 } za_rleaks_t;
 
 /* What the faulting instruction did (x86-64: the page fault's error code), where known. */
@@ -251,6 +254,8 @@ typedef struct za_report {
   za_rcrash_t *crash;         /* only for ZA_END_SIGNAL */
   za_rstats_t stats;
   size_t deepbind_count;      /* dlopen calls whose RTLD_DEEPBIND was dropped */
+  size_t depot_refused;       /* captures of a new stack that the full stack depot refused */
+  size_t depot_max;           /* the distinct stacks it holds */
   const char *deepbind_first;
   bool findings_known;        /* false: not collected (the list was busy in a crash) */
   za_findings_summary_t counts;

@@ -1,6 +1,7 @@
 /* zalloc - the text writer (see report_text.h). */
 #include "report_text.h"
 
+#include "prim.h"
 #include "report_words.h"
 
 #include <string.h>
@@ -316,6 +317,12 @@ static void write_leaks(za_out_t *o, const char *pre, const za_report_t *r) {
     za_out_printf(o, "%s  leaks:       not checked: out of memory for the scan\n", pre);
     return;
   }
+  if (lk->state == ZA_LEAKS_NO_MAPS) {
+    za_out_printf(o, "%s  leaks:       not checked: /proc/self/maps cannot be read (%s), so what "
+                     "points to the blocks is unknown\n", pre, za_os_errno_name(lk->maps_err));
+    write_live(o, pre, r);
+    return;
+  }
   write_groups(o, pre, r, 1u << ZA_LEAK_DEFINITE | 1u << ZA_LEAK_INDIRECT, "lost");
   if (lk->reachable_listed) write_groups(o, pre, r, 1u << ZA_LEAK_REACHABLE, "still-reachable");
   size_t by[3], bl[3];
@@ -397,6 +404,10 @@ void za_report_write_text(za_out_t *o, const za_report_t *r) {
     za_out_printf(o, "%s  note:        RTLD_DEEPBIND dropped from %N dlopen call%s (first: %s), "
                      "so those libraries share zalloc's heap\n",
                   pre, r->deepbind_count, plural(r->deepbind_count), r->deepbind_first);
+  if (r->depot_refused)
+    za_out_printf(o, "%s  note:        the stack depot is full (%N distinct stacks): %N captures "
+                     "of a new stack were not stored, and show no stack\n",
+                  pre, r->depot_max, r->depot_refused);
   write_errors(o, pre, r);
   write_failures(o, pre, r);
   if (r->leaks.state != ZA_LEAKS_NOT_CHECKED) write_leaks(o, pre, r);

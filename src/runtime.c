@@ -52,7 +52,8 @@ static void check_log(void) {
   if (err < 0) {
     za_snprintf(line, sizeof line,
                 "zalloc: ZALLOC_LOG=%s: cannot open %s for writing (%s); accepted: 'stderr' or "
-                "a writable file path (%%p becomes the pid)",
+                "a writable file, character device or FIFO (%%p becomes the pid), not through "
+                "another user's symbolic link",
                 shown_log, za_shown(path, shown_path, sizeof shown_path), za_os_errno_name(-err));
     fatal(line);
   }
@@ -76,11 +77,29 @@ static void anchor_log(void) {
   memcpy(za_opt.log, anchored, n + 1);
 }
 
+/* A setuid, setgid or capability-raised process (AT_SECURE) must not let its caller's
+ * environment choose files to write, programs' behaviour or its exit status: as glibc does with
+ * secure_getenv, every ZALLOC_* variable is ignored, and one line on stderr says so (once per
+ * process, only if there was one to ignore). zalloc then runs in its defaults, reporting on
+ * stderr. */
+static bool secure_start(void) {
+  if (!za_os_secure()) return false;
+  bool any = false;
+  for (char *const *e = environ; e && *e && !any; e++) any = strncmp(*e, "ZALLOC_", 7) == 0;
+  if (any) {
+    static const char line[] =
+        "zalloc: this process runs with raised privileges (setuid, setgid or file capabilities):"
+        " the ZALLOC_* variables are ignored, the defaults apply and reports go to stderr\n";
+    za_os_write_all(2, line, sizeof line - 1);
+  }
+  return true;
+}
+
 static void start(void) {
   char err[512];
   /* libc sets environ before any code that can call malloc runs: checked with ls, sort, sh,
    * python3, perl, gcc and git, whose first malloc all found it set. */
-  if (!za_options_parse(environ, &za_opt, err, sizeof err)) fatal(err);
+  if (!za_options_parse(secure_start() ? NULL : environ, &za_opt, err, sizeof err)) fatal(err);
   check_log();
   anchor_log();
   if (strcmp(za_opt.log, "stderr") == 0) za_stderr_copy = za_os_dup_high(2);

@@ -45,12 +45,14 @@ static void note(const char *what, int signo) {
  * report mapped meanwhile (libdw maps files, and the kernel reuses a freed block's addresses)
  * would not fault again, and the program would go on: the signal is sent instead. */
 static void default_action(int signo, const siginfo_t *info) {
-  za_sig_set_default(signo);
+  /* Under a seccomp filter that denies rt_sigaction or tgkill, the handler stays and a fault
+   * would recur into it forever: the process ends with the shell's status for the signal. */
+  if (!za_sig_set_default(signo)) za_sig_exit(128 + signo);
   bool refault = info && info->si_code > 0;
   if (refault && signo == SIGSEGV && info->si_code == SEGV_MAPERR &&
       za_sig_page_mapped((uintptr_t)info->si_addr))
     refault = false;
-  if (!refault) za_sig_raise_unblocked(signo);
+  if (!refault && !za_sig_raise_unblocked(signo)) za_sig_exit(128 + signo);
 }
 
 static void on_fatal(int signo, siginfo_t *info, void *ucontext) {
@@ -73,9 +75,8 @@ static void on_fatal(int signo, siginfo_t *info, void *ucontext) {
     /* A fault inside the crash report itself: end by the signal being reported. */
     note("inside zalloc's crash report", signo);
     int first = atomic_load(&first_signo);
-    za_sig_set_default(first);
-    za_sig_set_default(signo);
-    za_sig_raise_unblocked(first);
+    bool ok = za_sig_set_default(first) && za_sig_set_default(signo);
+    if (!ok || !za_sig_raise_unblocked(first)) za_sig_exit(128 + first);   /* as above */
   } else {
     /* Another thread is reporting a crash and will end the process: wait for it. */
     for (int waited = 0; waited < WAIT_FOR_OTHER_MS; waited += 10) za_sig_sleep_ms(10);

@@ -39,6 +39,10 @@ za_stack_id_t za_stack_capture(int depth);
 /* The return addresses stored under `id`: their number, and *pcs set to them (innermost
  * first). 0 for id 0 or an unknown id. */
 int za_stack_get(za_stack_id_t id, const uintptr_t **pcs);
+/* The depot's bound (depot.c): how many distinct stacks it holds, and how many captures of a
+ * new stack found it full (those have no stack; the report says so). */
+size_t za_depot_max_stacks(void);
+size_t za_depot_refused(void);
 
 /* The stack of the context a signal interrupted, for a crash report: `ucontext` is the third
  * argument of an SA_SIGINFO handler (a ucontext_t), `depth` as for za_stack_capture. Frame #0

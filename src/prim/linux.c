@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/auxv.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <linux/futex.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -273,9 +274,43 @@ size_t za_os_count_lines(const char *path) {
   return lines;
 }
 
+/* A final component that is a symbolic link is followed only if root or this process's
+ * effective user owns it, as fs.protected_symlinks does in sticky directories: a link planted
+ * by someone else (/tmp/z.log -> ~victim/.bashrc) is refused, /dev/stderr still works. */
+static int final_link_rule(const char *path) {
+  struct stat ls;
+  if (fstatat(AT_FDCWD, path, &ls, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(ls.st_mode) &&
+      ls.st_uid != 0 && ls.st_uid != geteuid())
+    return -ZA_ERR_SYMLINK;
+  return 0;
+}
+
+/* The log's open: the link rule above; never blocking (O_NONBLOCK: a FIFO with no reader fails
+ * at once instead of hanging), cleared once open; only onto a regular file, a character device
+ * (/dev/null, a terminal) or a FIFO with a reader - not a directory, a socket or a disk. */
+static int open_log_file(const char *path, int flags) {
+  int fd = open(path, flags | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0644);
+  if (fd < 0 && errno == ELOOP) {
+    if (final_link_rule(path) < 0) return -ZA_ERR_SYMLINK;
+    fd = open(path, flags | O_NONBLOCK | O_CLOEXEC, 0644);
+  }
+  if (fd < 0) return errno == ENXIO ? -ZA_ERR_NOT_FILE : -errno;
+  struct stat st;
+  if (fstat(fd, &st) != 0 ||
+      !(S_ISREG(st.st_mode) || S_ISCHR(st.st_mode) || S_ISFIFO(st.st_mode))) {
+    close(fd);
+    return -ZA_ERR_NOT_FILE;
+  }
+  int fl = fcntl(fd, F_GETFL);
+  if (fl >= 0) fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
+  return fd;
+}
+
 int za_os_open_append(const char *path) {
-  int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-  return fd < 0 ? -errno : fd;
+  int saved = errno;
+  int fd = open_log_file(path, O_WRONLY | O_CREAT | O_APPEND);
+  errno = saved;
+  return fd;
 }
 
 int za_os_open_read(const char *path) {
@@ -284,19 +319,39 @@ int za_os_open_read(const char *path) {
 }
 
 int za_os_check_writable(const char *path) {
-  int fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC);
-  if (fd >= 0) {
-    close(fd);
+  int saved = errno;
+  int fd = final_link_rule(path);
+  if (fd < 0) {
+    errno = saved;
+    return fd;
+  }
+  struct stat st;
+  /* A FIFO is not opened now: its reader, seeing its only writer close, would stop. It needs
+   * a reader at exit, when there is none is said in one line and the report goes to stderr. */
+  if (stat(path, &st) == 0 && S_ISFIFO(st.st_mode)) {
+    errno = saved;
     return 0;
   }
-  if (errno != ENOENT) return -errno;
+  fd = open_log_file(path, O_WRONLY | O_APPEND);
+  if (fd >= 0) {
+    close(fd);
+    errno = saved;
+    return 0;
+  }
+  if (fd != -ENOENT) {
+    errno = saved;
+    return fd;
+  }
   /* Missing: create it to be sure it can be (access() says yes to root where the file system
-   * says no), then remove it again. */
-  fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-  if (fd < 0) return errno == EEXIST ? 0 : -errno;
-  close(fd);
-  unlink(path);
-  return 0;
+   * says no), then remove it again. O_EXCL follows no link. */
+  fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+  int err = fd < 0 ? (errno == EEXIST ? 0 : -errno) : 0;
+  if (fd >= 0) {
+    close(fd);
+    unlink(path);
+  }
+  errno = saved;
+  return err;
 }
 
 long za_os_read(int fd, void *buf, size_t n) {
@@ -328,20 +383,41 @@ bool za_os_fd_open(int fd) {
   return open;
 }
 
-void za_os_write_all(int fd, const char *buf, size_t n) {
-  int saved = errno;
+int za_os_write_all(int fd, const char *buf, size_t n) {
+  int saved = errno, err = 0;
   while (n > 0) {
     ssize_t w = write(fd, buf, n);
     if (w < 0 && errno == EINTR) continue;
-    if (w <= 0) break;
+    if (w <= 0) {
+      err = w < 0 ? errno : EIO;
+      break;
+    }
     buf += w;
     n -= (size_t)w;
   }
   errno = saved;
+  return err;
 }
 
-int za_os_getpid(void) { return (int)syscall(SYS_getpid); }
-int za_os_gettid(void) { return (int)syscall(SYS_gettid); }
+/* Under a seccomp filter that denies getpid or gettid (EPERM, or a made-up value from
+ * SECCOMP_RET_ERRNO), the last answer the kernel gave is kept: the pid, process-wide; the tid,
+ * per thread, or for a thread that never got one a number made from where its thread-local
+ * storage lies (distinct while the thread lives). */
+static int known_pid;
+static __thread int known_tid;
+
+int za_os_getpid(void) {
+  long r = syscall(SYS_getpid);
+  if (r > 0) return known_pid = (int)r;
+  return known_pid;
+}
+
+int za_os_gettid(void) {
+  long r = syscall(SYS_gettid);
+  if (r > 0) return known_tid = (int)r;
+  if (!known_tid) known_tid = (int)(((uintptr_t)&known_tid >> 12) & 0x3fffffff) | 0x40000000;
+  return known_tid;
+}
 void za_os_yield(void) { sched_yield(); }
 
 uint32_t za_os_now_ms(void) {
@@ -378,6 +454,8 @@ void za_lock_wait(za_lock_t *l) {
 }
 _Noreturn void za_os_exit(int status) { _exit(status); }
 
+bool za_os_secure(void) { return getauxval(AT_SECURE) != 0; }
+
 uint64_t za_os_random_seed(void) {
   uint64_t seed = 0x9e3779b97f4a7c15ull;
   const uint8_t *r = (const uint8_t *)getauxval(AT_RANDOM);
@@ -396,6 +474,15 @@ const char *za_os_errno_name(int err) {
   case ENAMETOOLONG: return "File name too long";
   case ELOOP: return "Too many levels of symbolic links";
   case EMFILE: return "Too many open files";
+  case EPERM: return "Operation not permitted";
+  case ENXIO: return "No such device or address";
+  case EIO: return "Input/output error";
+  case EFBIG: return "File too large";
+  case EDQUOT: return "Disk quota exceeded";
+  case EPIPE: return "Broken pipe";
+  case EBADF: return "Bad file descriptor";
+  case ZA_ERR_SYMLINK: return "a symbolic link owned by another user, which zalloc does not follow";
+  case ZA_ERR_NOT_FILE: return "not a regular file, a character device or a FIFO with a reader";
   default: return "error";
   }
 }

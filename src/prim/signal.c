@@ -58,14 +58,15 @@ bool za_sig_is_ours(int signo, za_sig_handler_t fn) {
   return ours;
 }
 
-void za_sig_set_default(int signo) {
+bool za_sig_set_default(int signo) {
   int saved = errno;
   struct sigaction sa;
   memset(&sa, 0, sizeof sa);
   sa.sa_handler = SIG_DFL;
   sigemptyset(&sa.sa_mask);
-  sigaction(signo, &sa, NULL);
+  bool ok = sigaction(signo, &sa, NULL) == 0;
   errno = saved;
+  return ok;
 }
 
 void za_sig_altstack(size_t size) {
@@ -83,14 +84,15 @@ void za_sig_altstack(size_t size) {
   errno = saved;
 }
 
-void za_sig_raise_unblocked(int signo) {
+bool za_sig_raise_unblocked(int signo) {
   int saved = errno;
   sigset_t one;
   sigemptyset(&one);
   sigaddset(&one, signo);
-  syscall(SYS_tgkill, za_os_getpid(), za_os_gettid(), signo);
+  bool ok = syscall(SYS_tgkill, za_os_getpid(), za_os_gettid(), signo) == 0;
   syscall(SYS_rt_sigprocmask, SIG_UNBLOCK, &one, NULL, _NSIG / 8);
   errno = saved;
+  return ok;
 }
 
 void za_sig_block_all(sigset_t *old) {
