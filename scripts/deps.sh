@@ -9,7 +9,8 @@ job="${1:-test}"
 pkgs=(gcc libc6-dev cmake ninja-build pkg-config binutils libunwind-dev libdw-dev)
 case "$job" in
   build) ;;
-  test) pkgs+=(libcriterion-dev g++ coreutils dash bash make python3 perl git valgrind) ;;
+  # clang and its libFuzzer runtime: the fuzz_short_* tests (tests/fuzz); skipped without them.
+  test) pkgs+=(libcriterion-dev g++ coreutils dash bash make python3 perl git valgrind clang libclang-rt-14-dev) ;;
   demo) pkgs+=(python3 perl time) ;;
   *) echo "usage: scripts/deps.sh build|test|demo" >&2; exit 2 ;;
 esac
