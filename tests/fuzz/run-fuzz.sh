@@ -1,6 +1,7 @@
 #!/bin/sh
 # Run the libFuzzer target fuzz_api under libzalloc.so in one mode, from the checked-in corpus.
 #   run-fuzz.sh FUZZ_API LIBZALLOC MODE CORPUS_DIR [libFuzzer options...]   (e.g. -runs=2000)
+# LIBZALLOC empty: FUZZ_API has zalloc linked in (run-long.sh's coverage-guided build).
 # New inputs go to a temporary directory (FUZZ_WORK if set, kept; else removed when all is
 # well), never into CORPUS_DIR. Fails if libFuzzer finds a crash or a wrong result (the harness
 # aborts), or if zalloc's report of the run counts any finding but refused requests - the
@@ -11,7 +12,7 @@ shift 4
 work=${FUZZ_WORK:-$(mktemp -d "${TMPDIR:-/tmp}/fuzz.XXXXXX")}
 mkdir -p "$work/new" "$work/reports"
 rc=0
-env LD_PRELOAD="$lib" ZALLOC_MODE="$mode" ZALLOC_CRASH_REPORT=0 ZALLOC_FORMAT=json \
+env ${lib:+LD_PRELOAD="$lib"} ZALLOC_MODE="$mode" ZALLOC_CRASH_REPORT=0 ZALLOC_FORMAT=json \
     ZALLOC_LOG="$work/reports/fuzz.%p.json" \
     "$bin" -seed=1 -max_len=4096 -artifact_prefix="$work/" -print_final_stats=1 "$@" \
     "$work/new" "$corpus" >"$work/fuzz.log" 2>&1 || rc=$?
@@ -30,7 +31,7 @@ seen = 0
 for name in os.listdir(d):
     for line in open(os.path.join(d, name)):
         r = json.loads(line)
-        if not r["process"]["program"].endswith("fuzz_api"):
+        if not os.path.basename(r["process"]["program"]).startswith("fuzz_api"):
             continue
         seen += 1
         kinds = dict(r["errors"]["by_kind"])
