@@ -14,7 +14,10 @@
 #     into OUT_DIR/corpus.
 #  3. libzalloc.so built with clang -fprofile-instr-generate -fcoverage-mapping, fuzz_replay
 #     run over OUT_DIR/corpus under it in each mode, with and without the bad calls, and
-#     llvm-cov's report of src/ (OUT_DIR/coverage.txt).
+#     llvm-cov's report of src/ (OUT_DIR/coverage.txt). Continuous mode (%c, with
+#     -runtime-counter-relocation): the counters reach the file as they change, so the report
+#     written from zalloc's destructor - after the profile runtime's atexit dump - is counted.
+# COVERAGE_ONLY=1: step 3 alone, on the OUT_DIR/corpus of an earlier run.
 set -eu
 build=$(cd "$1" && pwd) secs=$2 out=$3
 src=$(cd "$(dirname "$0")/../.." && pwd)
@@ -22,6 +25,7 @@ mkdir -p "$out"
 out=$(cd "$out" && pwd)
 CLANG=${CLANG:-clang-14}
 
+if [ -z "${COVERAGE_ONLY:-}" ]; then
 echo "== 1. fuzz_api_in"
 mkdir -p "$out/obj"
 for f in "$src"/src/*.c "$src"/src/prim/*.c "$src"/preload/preload.c; do
@@ -44,18 +48,19 @@ rm -rf "$out/corpus"
 mkdir -p "$out/corpus"
 ZALLOC_CRASH_REPORT=0 "$out/fuzz_api_in" -merge=1 "$out/corpus" "$src/tests/fuzz/corpus" \
   "$out/gpa/new" "$out/arena/new" "$out/page/new" >"$out/merge.log" 2>&1
+fi
 echo "merged corpus: $(ls "$out/corpus" | wc -l) files, $(cat "$out"/corpus/* | wc -c) bytes"
 
 echo "== 3. coverage of src/ by the merged corpus"
 cmake -S "$src" -B "$out/build-cov" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_C_COMPILER="$CLANG" \
-  -DZALLOC_BUILD_TESTS=OFF -DCMAKE_C_FLAGS="-fprofile-instr-generate -fcoverage-mapping" \
+  -DZALLOC_BUILD_TESTS=OFF -DCMAKE_C_FLAGS="-fprofile-instr-generate -fcoverage-mapping -mllvm -runtime-counter-relocation" \
   -DCMAKE_SHARED_LINKER_FLAGS="-fprofile-instr-generate" >/dev/null
 cmake --build "$out/build-cov" -j2 --target libzalloc.so >/dev/null
 rm -rf "$out/prof"
 mkdir -p "$out/prof"
 for mode in gpa arena page; do
   for bad in 0 1; do
-    env LD_PRELOAD="$out/build-cov/libzalloc.so" LLVM_PROFILE_FILE="$out/prof/%p.profraw" \
+    env LD_PRELOAD="$out/build-cov/libzalloc.so" LLVM_PROFILE_FILE="$out/prof/%c%p.profraw" \
       ZALLOC_MODE=$mode FUZZ_BAD=$bad ZALLOC_LOG="$out/prof/report.%p" \
       "$build/tests/fuzz/fuzz_replay" "$out"/corpus/* >/dev/null
   done
