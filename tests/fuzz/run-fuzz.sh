@@ -5,7 +5,8 @@
 # New inputs go to a temporary directory (FUZZ_WORK if set, kept; else removed when all is
 # well), never into CORPUS_DIR. Fails if libFuzzer finds a crash or a wrong result (the harness
 # aborts), or if zalloc's report of the run counts any finding but refused requests - the
-# target makes only valid calls. ZALLOC_CRASH_REPORT=0: libFuzzer reports the crash itself.
+# target makes only valid calls. ZALLOC_CRASH_REPORT=0: with zalloc's handlers in place libFuzzer
+# installs none of its own, and would neither report a crash nor save its input.
 set -eu
 bin=$1 lib=$2 mode=$3 corpus=$4
 shift 4
