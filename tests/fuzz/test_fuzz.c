@@ -120,3 +120,28 @@ Test(fuzz_regress, preinit_array_malloc_reads_the_environment, .timeout = 120) {
     zr_end(&z);
   }
 }
+
+/* Found by fuzzing (arena mode): a free of an address inside a live large block, where an
+ * earlier large block had started before its mapping was given back, was reported as a double
+ * free of that earlier block. It is an invalid free; in every mode. */
+Test(fuzz_regress, free_inside_large_block_over_old_one_is_invalid_free, .timeout = 120) {
+  const char *modes[] = {"arena", "gpa", "page"};
+  for (int i = 0; i < 3; i++) {
+    char *m = zr_fmt("ZALLOC_MODE=%s", modes[i]);
+    const char *extra[] = {m, "ZALLOC_FORMAT=json", NULL};
+    zr_run_t z;
+    zr_start(&z, (const char *const[]){STALE_PROG, NULL}, extra, 60);
+    cr_assert_eq(z.r.status, 0, "stale_prog failed: %s", z.r.err);
+    if (strcmp(modes[i], "arena") == 0) /* the case that was wrong must have been made */
+      cr_assert(strstr(z.r.out, "overlap: ") != NULL, "the layout never came out (%s)", z.r.out);
+    bool made = strstr(z.r.out, "overlap: ") != NULL;
+    long pid;
+    free(zr_only_log(&z, &pid));
+    char *file = zr_fmt("%s/r.%ld", z.dir, pid);
+    json_expect(file, (const char *const[]){made ? "errors.by_kind.invalid-free=1" : "errors.by_kind.invalid-free=<missing>",
+                                            "errors.by_kind.double-free=<missing>", NULL});
+    free(file);
+    free(m);
+    zr_end(&z);
+  }
+}
