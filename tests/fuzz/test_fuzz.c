@@ -98,25 +98,31 @@ Test(fuzz_replay, corpus_bad_calls_one_finding_each_page, .timeout = 600) {
   cr_assert_gt(replay("page", true), 50, "the corpus makes too few bad calls");
 }
 
+/* Run `prog` in `mode` with a JSON report; it must exit 0. Returns the report's path
+ * (malloc'ed); *z is to be ended by the caller. */
+static char *run_json(zr_run_t *z, const char *prog, const char *mode) {
+  char *m = zr_fmt("ZALLOC_MODE=%s", mode);
+  const char *extra[] = {m, "ZALLOC_FORMAT=json", NULL};
+  zr_start(z, (const char *const[]){prog, NULL}, extra, 60);
+  cr_assert_eq(z->r.status, 0, "%s failed: %s", prog, z->r.err);
+  long pid;
+  free(zr_only_log(z, &pid)); /* ZALLOC_LOG was honoured */
+  free(m);
+  return zr_fmt("%s/r.%ld", z->dir, pid);
+}
+
 /* Found by fuzzing: a malloc from the program's .preinit_array came before libc set environ,
  * and zalloc started with its defaults - ZALLOC_MODE, ZALLOC_LOG, ZALLOC_FORMAT ignored. */
 Test(fuzz_regress, preinit_array_malloc_reads_the_environment, .timeout = 120) {
   const char *modes[] = {"arena", "page"};
   for (int i = 0; i < 2; i++) {
-    char *m = zr_fmt("ZALLOC_MODE=%s", modes[i]);
-    const char *extra[] = {m, "ZALLOC_FORMAT=json", NULL};
     zr_run_t z;
-    zr_start(&z, (const char *const[]){PREINIT_PROG, NULL}, extra, 60);
-    cr_assert_eq(z.r.status, 0, "preinit_prog failed: %s", z.r.err);
+    char *file = run_json(&z, PREINIT_PROG, modes[i]);
     cr_assert(zr_has_line(z.r.out, "preinit_prog: done"));
-    long pid;
-    free(zr_only_log(&z, &pid)); /* ZALLOC_LOG was honoured */
-    char *file = zr_fmt("%s/r.%ld", z.dir, pid);
     char *want_mode = zr_fmt("process.mode=\"%s\"", modes[i]);
     json_expect(file, (const char *const[]){want_mode, NULL});
     free(want_mode);
     free(file);
-    free(m);
     zr_end(&z);
   }
 }
@@ -127,21 +133,14 @@ Test(fuzz_regress, preinit_array_malloc_reads_the_environment, .timeout = 120) {
 Test(fuzz_regress, free_inside_large_block_over_old_one_is_invalid_free, .timeout = 120) {
   const char *modes[] = {"arena", "gpa", "page"};
   for (int i = 0; i < 3; i++) {
-    char *m = zr_fmt("ZALLOC_MODE=%s", modes[i]);
-    const char *extra[] = {m, "ZALLOC_FORMAT=json", NULL};
     zr_run_t z;
-    zr_start(&z, (const char *const[]){STALE_PROG, NULL}, extra, 60);
-    cr_assert_eq(z.r.status, 0, "stale_prog failed: %s", z.r.err);
-    if (strcmp(modes[i], "arena") == 0) /* the case that was wrong must have been made */
-      cr_assert(strstr(z.r.out, "overlap: ") != NULL, "the layout never came out (%s)", z.r.out);
+    char *file = run_json(&z, STALE_PROG, modes[i]);
     bool made = strstr(z.r.out, "overlap: ") != NULL;
-    long pid;
-    free(zr_only_log(&z, &pid));
-    char *file = zr_fmt("%s/r.%ld", z.dir, pid);
+    if (strcmp(modes[i], "arena") == 0) /* the case that was wrong must have been made */
+      cr_assert(made, "the layout never came out (%s)", z.r.out);
     json_expect(file, (const char *const[]){made ? "errors.by_kind.invalid-free=1" : "errors.by_kind.invalid-free=<missing>",
                                             "errors.by_kind.double-free=<missing>", NULL});
     free(file);
-    free(m);
     zr_end(&z);
   }
 }
