@@ -12,12 +12,15 @@
 #     a crash, a wrong result or any finding but refused requests), from tests/fuzz/corpus;
 #     then every input it kept merged (-merge=1: the smallest set with the same coverage)
 #     into OUT_DIR/corpus.
-#  3. libzalloc.so built with clang -fprofile-instr-generate -fcoverage-mapping, fuzz_replay
+#  3. fuzz_replay over OUT_DIR/corpus with the bad calls, under BUILD_DIR's libzalloc.so, in
+#     each mode: the report must count as many findings of each kind as bad calls of it, and
+#     none of another kind.
+#  4. libzalloc.so built with clang -fprofile-instr-generate -fcoverage-mapping, fuzz_replay
 #     run over OUT_DIR/corpus under it in each mode, with and without the bad calls, and
 #     llvm-cov's report of src/ (OUT_DIR/coverage.txt). Continuous mode (%c, with
 #     -runtime-counter-relocation): the counters reach the file as they change, so the report
 #     written from zalloc's destructor - after the profile runtime's atexit dump - is counted.
-# COVERAGE_ONLY=1: step 3 alone, on the OUT_DIR/corpus of an earlier run.
+# COVERAGE_ONLY=1: steps 3 and 4 alone, on the OUT_DIR/corpus of an earlier run.
 set -eu
 build=$(cd "$1" && pwd) secs=$2 out=$3
 src=$(cd "$(dirname "$0")/../.." && pwd)
@@ -51,7 +54,23 @@ ZALLOC_CRASH_REPORT=0 "$out/fuzz_api_in" -merge=1 "$out/corpus" "$src/tests/fuzz
 fi
 echo "merged corpus: $(ls "$out/corpus" | wc -l) files, $(cat "$out"/corpus/* | wc -c) bytes"
 
-echo "== 3. coverage of src/ by the merged corpus"
+echo "== 3. the merged corpus with the bad calls: one finding per bad call, by kind"
+for mode in gpa arena page; do
+  rm -f "$out/bad-$mode.json"
+  env LD_PRELOAD="$build/libzalloc.so" ZALLOC_MODE=$mode FUZZ_BAD=1 ZALLOC_FORMAT=json \
+    ZALLOC_LOG="$out/bad-$mode.json" "$build/tests/fuzz/fuzz_replay" "$out"/corpus/* >"$out/bad-$mode.expect"
+  python3 - "$out/bad-$mode.json" "$out/bad-$mode.expect" "$mode" <<'PY'
+import json, sys
+report = json.loads(open(sys.argv[1]).readline())["errors"]["by_kind"]
+want = {l.split()[1]: int(l.split()[2]) for l in open(sys.argv[2]) if l.startswith("expect ")}
+got = {k: report.get(k, 0) for k in want}
+extra = {k: v for k, v in report.items() if k not in want}
+print(f"{sys.argv[3]}: {'as expected' if got == want and not extra else 'DIFFERENT'}: {got}")
+sys.exit(0 if got == want and not extra else 1)
+PY
+done
+
+echo "== 4. coverage of src/ by the merged corpus"
 cmake -S "$src" -B "$out/build-cov" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_C_COMPILER="$CLANG" \
   -DZALLOC_BUILD_TESTS=OFF -DCMAKE_C_FLAGS="-fprofile-instr-generate -fcoverage-mapping -mllvm -runtime-counter-relocation" \
   -DCMAKE_SHARED_LINKER_FLAGS="-fprofile-instr-generate" >/dev/null
