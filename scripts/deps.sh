@@ -10,8 +10,9 @@ pkgs=(gcc libc6-dev cmake ninja-build pkg-config binutils libunwind-dev libdw-de
 case "$job" in
   build) ;;
   # tests/untrusted: setcap (libcap2-bin), setpriv and unshare (util-linux), umount (mount).
+  # clang and its libFuzzer runtime: the fuzz_short_* tests (tests/fuzz); skipped without them.
   test) pkgs+=(libcriterion-dev g++ coreutils dash bash make python3 perl git valgrind libcap2-bin
-              util-linux mount) ;;
+              util-linux mount clang libclang-rt-14-dev) ;;
   demo) pkgs+=(python3 perl time) ;;
   *) echo "usage: scripts/deps.sh build|test|demo" >&2; exit 2 ;;
 esac

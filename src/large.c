@@ -79,6 +79,13 @@ static bool grow(void) {
   return true;
 }
 
+/* Memory from `lo` for `len` bytes is a live block's now: a freed block that started there is
+ * gone, and a free of its old address is a bad pointer into this one, not a double free. */
+static void forget_recent(uintptr_t lo, size_t len) {
+  for (size_t r = 0; r < RECENT; r++)
+    if (recent[r].addr >= lo && recent[r].addr - lo < len) recent[r].addr = 0;
+}
+
 static bool insert(const entry_t *n) {
   uintptr_t addr = n->addr;
   if ((used + 1) * 2 > cap && !grow()) return false;
@@ -88,9 +95,8 @@ static bool insert(const entry_t *n) {
   table[i] = *n;
   live++;
   mapped += n->maplen;
-  /* The address may be one we unmapped earlier: it is no longer a "recently freed" block. */
-  for (size_t r = 0; r < RECENT; r++)
-    if (recent[r].addr == addr) recent[r].addr = 0;
+  /* Addresses we unmapped earlier may be in the new mapping: no longer "recently freed". */
+  forget_recent(addr, n->maplen);
   return true;
 }
 
@@ -289,6 +295,7 @@ za_block_state_t za_large_resize(void *p, size_t new_size, za_block_info_t *info
     else if (need < maplen / 2) maplen = need;  /* give back what a big shrink frees */
     void *q = maplen == e->maplen ? p : remap_block(p, e->maplen, maplen, e->fenced);
     if (q == p) {
+      if (maplen > e->maplen) forget_recent((uintptr_t)p + e->maplen, maplen - e->maplen);
       mapped = mapped - e->maplen + maplen;
       e->size = new_size;
       e->maplen = maplen;

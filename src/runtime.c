@@ -82,10 +82,10 @@ static void anchor_log(void) {
  * secure_getenv, every ZALLOC_* variable is ignored, and one line on stderr says so (once per
  * process, only if there was one to ignore). zalloc then runs in its defaults, reporting on
  * stderr. */
-static bool secure_start(void) {
+static bool secure_start(char *const *env) {
   if (!za_os_secure()) return false;
   bool any = false;
-  for (char *const *e = environ; e && *e && !any; e++) any = strncmp(*e, "ZALLOC_", 7) == 0;
+  for (char *const *e = env; e && *e && !any; e++) any = strncmp(*e, "ZALLOC_", 7) == 0;
   if (any) {
     static const char line[] =
         "zalloc: this process runs with raised privileges (setuid, setgid or file capabilities):"
@@ -95,11 +95,51 @@ static bool secure_start(void) {
   return true;
 }
 
+/* The ZALLOC_* variables of the environment the process started with, from
+ * /proc/self/environ, for a first malloc that comes before libc has set environ: from a
+ * program's .preinit_array, which runs before any library's initialiser (every program built
+ * with clang's -fsanitize=undefined or -fsanitize=fuzzer has one, and allocates there). Kept in
+ * static storage, other variables skipped; without /proc, none (the defaults). */
+static char **initial_environ(void) {
+  static char text[8192];
+  static char *vars[64];
+  size_t used = 0, nvars = 0, len = 0;
+  bool too_long = false;
+  char chunk[512], cur[1024]; /* the variable being read */
+  int saved = errno;
+  int fd = za_os_open_read("/proc/self/environ");
+  long got;
+  while (fd >= 0 && (got = za_os_read(fd, chunk, sizeof chunk)) > 0) {
+    for (long i = 0; i < got; i++) {
+      if (chunk[i] != 0) {
+        if (len < sizeof cur - 1) cur[len++] = chunk[i];
+        else too_long = true;
+        continue;
+      }
+      if (!too_long && len > 7 && memcmp(cur, "ZALLOC_", 7) == 0 &&
+          nvars < sizeof vars / sizeof *vars - 1 && used + len + 1 <= sizeof text) {
+        memcpy(text + used, cur, len);
+        text[used + len] = 0;
+        vars[nvars++] = text + used;
+        used += len + 1;
+      }
+      len = 0;
+      too_long = false;
+    }
+  }
+  if (fd >= 0) za_os_close(fd);
+  errno = saved;
+  vars[nvars] = NULL;
+  return vars;
+}
+
 static void start(void) {
   char err[512];
-  /* libc sets environ before any code that can call malloc runs: checked with ls, sort, sh,
-   * python3, perl, gcc and git, whose first malloc all found it set. */
-  if (!za_options_parse(secure_start() ? NULL : environ, &za_opt, err, sizeof err)) fatal(err);
+  /* libc sets environ before any library's initialiser and before the program's own code
+   * runs (ls, sort, sh, python3, perl, gcc and git: their first malloc all found it set), but
+   * not before a .preinit_array: then the environment is read from /proc. */
+  char **env = environ ? environ : initial_environ();
+  if (!za_options_parse(secure_start(env) ? NULL : env, &za_opt, err, sizeof err)) fatal(err);
   check_log();
   anchor_log();
   if (strcmp(za_opt.log, "stderr") == 0) za_stderr_copy = za_os_dup_high(2);

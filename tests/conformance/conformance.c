@@ -22,16 +22,7 @@
 #define KiB ((size_t)1 << 10)
 #define MiB ((size_t)1 << 20)
 
-/* The compiler must not reason about what the allocator returns (alloc_align, malloc
- * attributes) or about the sizes we pass (alloc_size warnings for deliberate overflows). */
-static inline void *launder(void *p) {
-  __asm__ volatile("" : "+r"(p));
-  return p;
-}
-static inline size_t opaque(size_t n) {
-  __asm__ volatile("" : "+r"(n));
-  return n;
-}
+#include "../support/opaque.h" /* launder, opaque */
 #define MALLOC(n)           launder(malloc(opaque(n)))
 #define CALLOC(n, m)        launder(calloc(opaque(n), opaque(m)))
 #define REALLOC(p, n)       launder(realloc(launder(p), opaque(n)))
