@@ -26,6 +26,10 @@ bool  za_sig_set_default(int signo);
 /* Give the calling thread an alternate signal stack of `size` bytes (for a stack overflow's
  * SIGSEGV), unless it has one. */
 void  za_sig_altstack(size_t size);
+/* Bytes of stack left below the caller's frame when it runs on an alternate signal stack
+ * (zalloc's, or a smaller one the program or a sanitizer runtime set up); SIZE_MAX when it runs
+ * on a thread's own stack. */
+size_t za_sig_altstack_room(void);
 /* Deliver `signo` to the calling thread, and let it through the signal mask; false if it could
  * not be sent (a seccomp filter denying tgkill). */
 bool  za_sig_raise_unblocked(int signo);

@@ -322,6 +322,10 @@ void za_report_on_demand(int signo, unsigned sequence) {
 
 static void name_fully(void *r) { za_symbolize_report(r, true); }
 
+/* The stack naming frames with libdw may need: well under zalloc's own alternate signal stack
+ * (512 KiB, signals.c), more than the 8 to 64 KiB a program's usually has. */
+#define NAMING_STACK_MIN ((size_t)256 << 10)
+
 void za_report_signal(int signo, const siginfo_t *info, const void *ucontext) {
   if (!begin_final()) return;
   za_report_t r;
@@ -333,6 +337,11 @@ void za_report_signal(int signo, const siginfo_t *info, const void *ucontext) {
    * stack: libdw's malloc would wait for itself. */
   if (!limited && atomic_load(&forking_tid) == za_os_gettid())
     limited = "the signal arrived inside fork(), while zalloc held its locks";
+  /* libdw needs far more stack than the symbol tables: on an alternate signal stack that is not
+   * zalloc's own size (the program's, a sanitizer runtime's), naming could overflow it, and a
+   * fault there cannot be caught. */
+  if (!limited && za_sig_altstack_room() < NAMING_STACK_MIN)
+    limited = "little room on the alternate signal stack the program set up";
   fill_stats(&r, true);
   za_findings_collect(&r, true);
   za_fail_collect(&r, true);

@@ -84,6 +84,18 @@ void za_sig_altstack(size_t size) {
   errno = saved;
 }
 
+size_t za_sig_altstack_room(void) {
+  int saved = errno;
+  stack_t cur;
+  size_t room = SIZE_MAX;
+  if (sigaltstack(NULL, &cur) == 0 && (cur.ss_flags & SS_ONSTACK)) {
+    uintptr_t here = (uintptr_t)__builtin_frame_address(0), base = (uintptr_t)cur.ss_sp;
+    room = here > base ? here - base : 0;
+  }
+  errno = saved;
+  return room;
+}
+
 bool za_sig_raise_unblocked(int signo) {
   int saved = errno;
   sigset_t one;

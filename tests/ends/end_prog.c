@@ -148,6 +148,12 @@ int main(int argc, char **argv) {
   if (!strcmp(s, "clean")) { free(malloc(10)); say("ready\n"); return 0; }
   if (!strcmp(s, "read-freed")) return read_freed(100);
   if (!strcmp(s, "read-past-freed")) return read_freed(BIG + 8);
+  if (!strcmp(s, "small-altstack")) {  /* as sanitizer runtimes do: a small alternate stack */
+    static char alt[32 << 10];
+    stack_t ss = {.ss_sp = alt, .ss_size = sizeof alt, .ss_flags = 0};
+    if (sigaltstack(&ss, NULL) != 0) return 3;
+    return read_freed(100);
+  }
   if (!strcmp(s, "follow-freed")) return (int)follow_freed();
   if (!strcmp(s, "null")) { say("ready\n"); return *(volatile int *)launder(NULL); }
   if (!strcmp(s, "abort")) { say("ready\n"); abort(); }

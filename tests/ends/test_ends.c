@@ -286,6 +286,21 @@ Test(ends, crash_while_zalloc_holds_its_locks) {
   zr_end(&z);
 }
 
+/* A program (or a sanitizer runtime) that set up its own small alternate signal stack: the
+ * crash report runs on it, so frames are named from the symbol tables (libdw could overflow
+ * it), and the report still names the block and the crash's function. */
+Test(ends, crash_on_the_programs_small_alternate_stack) {
+  zr_run_t z;
+  long pid;
+  char *log = crash(&z, "small-altstack", NULL, SIGSEGV, &pid);
+  cr_assert(strstr(log, "frames named from symbol tables only (no file:line): little room on the "
+                        "alternate signal stack the program set up") != NULL, "%s", log);
+  cr_assert(strstr(log, "is at offset 100 in the 9,437,184-byte block") != NULL, "the block is not named:\n%s", log);
+  cr_assert(strstr(log, "#0 0x") && strstr(log, " in read_freed+0x"), "the crash is not placed:\n%s", log);
+  free(log);
+  zr_end(&z);
+}
+
 Test(ends, crash_reports_can_be_turned_off) {
   zr_run_t z;
   run(&z, "null", NULL, (const char *const[]){"ZALLOC_CRASH_REPORT=0", NULL});
