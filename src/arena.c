@@ -17,7 +17,7 @@
  *   block at the same moment can both get past that check (a load, then a store): the core
  *   often finds the block on a list twice by its key and drops the list (heap.h), but the
  *   page's count of blocks in use is then wrong, and a block can be handed out while another
- *   thread holds it (tests/hostile, docs/promises-hostile.md). A compare-and-swap would close
+ *   thread holds it (tests/hostile, docs/promises.md). A compare-and-swap would close
  *   the race at about 5 ns a free; the GPA's free is one.
  *
  * Sizes: a block's usable size is its class's (sizeclass.h), and the report's byte figures in

@@ -27,7 +27,7 @@
  * stack", and counts it; the report says so (za_depot_refused). The bound: ZA_DEPOT_MAX_STACKS
  * - 1 distinct stacks (279,553), 4.5 MiB of slots, 1.1 MiB of index and at most 64 MiB of pool
  * (8 bytes a frame and 8 a stack; 13 frames, as tests/untrusted's stacks program makes, take
- * 112 bytes): docs/promises-limits.md. */
+ * 112 bytes): docs/promises.md. */
 #include "depot.h"
 
 #include "prim.h"

@@ -3,7 +3,7 @@
  * their own contents) under libzalloc.so in gpa, arena and page mode. Every run must end with
  * "done" and status 0: a crash (in zalloc's code or anywhere) or a block handed out while
  * another still holds it (the program's "HOSTILE-FAIL", status 99) fails the test. The report's
- * "heap errors:" line must count what the mode promises to find (docs/promises-hostile.md). */
+ * "heap errors:" line must count what the mode promises to find (docs/promises.md). */
 #define _GNU_SOURCE
 #include <criterion/criterion.h>
 
@@ -198,7 +198,7 @@ Test(hostile, double_free8_gpa) { double_free8(GPA, "1000", "together"); }
 Test(hostile, double_free8_page) { double_free8(PAGE, "300", "together"); }
 /* arena: its check (the block's key) is a load and a store, no atomic instruction. Released
  * one by one, the frees are found as double frees, every round; frees that start together can
- * both pass it (docs/promises-hostile.md), which is not tested here: it is not repeatable. */
+ * both pass it (docs/promises.md), which is not tested here: it is not repeatable. */
 Test(hostile, double_free8_arena_staggered) { double_free8(ARENA, "3000", "staggered"); }
 
 /* ---- links in freed blocks -------------------------------------------------------------- */

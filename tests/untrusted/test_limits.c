@@ -1,4 +1,4 @@
-/* zalloc's own memory stays bounded over long runs (docs/promises-limits.md): short versions of
+/* zalloc's own memory stays bounded over long runs (docs/promises.md): short versions of
  * the long runs measured there. ut_prog prints its VmRSS and what zalloc has mapped for blocks
  * (mallinfo2().arena) after every tenth of the run; after warm-up (the first half) both must
  * stay flat: thread states recycled, nothing kept per dlopen, the stack depot capped.

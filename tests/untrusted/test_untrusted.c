@@ -1,4 +1,4 @@
-/* Integration tests of zalloc in an untrusted environment (docs/promises-untrusted.md):
+/* Integration tests of zalloc in an untrusted environment (docs/promises.md):
  * setuid and capability-raised processes, hostile ZALLOC_LOG targets, a seccomp filter, no
  * /proc. The program is ut_prog, linked directly against libzalloc.so (RUNPATH, absolute): in
  * a secure-mode process the loader would ignore LD_PRELOAD. ZALLOC_* variables of the test's
