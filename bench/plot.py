@@ -31,6 +31,8 @@ STYLE = {
     "arena": ("#d62728", ""),
     "gpa": ("#1f77b4", ""),
     "gpa-nochecks": ("#17becf", "6,3"),
+    "gpa-sample": ("#aec7e8", "2,2"),
+    "page": ("#393b79", "4,2"),
     "jemalloc": ("#2ca02c", "2,3"),
     "mimalloc": ("#ff7f0e", "8,3,2,3"),
     "tcmalloc": ("#9467bd", "4,4"),

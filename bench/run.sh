@@ -69,6 +69,10 @@
 #                 /dev/null)
 #   gpa-nochecks  the same with ZALLOC_STACK_DEPTH=0 ZALLOC_QUARANTINE=0 ZALLOC_GUARD=0 (the leak
 #                 check stays)
+#   gpa-sample    the GPA with ZALLOC_SAMPLE=1000: about one allocation in 1,000 on guarded pages
+#                 (only when named in --configs)
+#   page          zalloc, ZALLOC_MODE=page: every block on its own pages (only when named in
+#                 --configs: system calls at every malloc and free make it slow)
 #   valgrind      valgrind --tool=memcheck --leak-check=full --trace-children=yes (so gcc's cc1
 #                 and as are checked too)
 #   lsan          LeakSanitizer's runtime preloaded (Debian's liblsan.so.0), LSAN_OPTIONS=
@@ -167,12 +171,13 @@ allocs=(glibc)
 declare -A preload=([glibc]="") cenv=([glibc]="") wrap=([glibc]="")
 notes=()
 want() { [ -z "$configs" ] || [[ ",$configs," == *",$1,"* ]]; }
+named() { [[ ",$configs," == *",$1,"* ]]; }   # configurations run only when asked for
 skip() { log "skipping $1: $2"; notes+=("$1 was skipped: $2."); }
 add() { allocs+=("$1"); preload[$1]=$2; cenv[$1]=$3; wrap[$1]=$4; }
 
 if [ -n "$configs" ]; then
   for c in ${configs//,/ }; do
-    case $c in glibc|arena|jemalloc|mimalloc|tcmalloc|gpa|gpa-nochecks|valgrind|lsan|lsan-full|heaptrack) ;;
+    case $c in glibc|arena|jemalloc|mimalloc|tcmalloc|gpa|gpa-nochecks|gpa-sample|page|valgrind|lsan|lsan-full|heaptrack) ;;
       *) echo "bench/run.sh: unknown configuration '$c' (see --help)" >&2; exit 2 ;; esac
   done
 fi
@@ -192,6 +197,8 @@ if want gpa || want gpa-nochecks; then
     want gpa && add gpa "$zlib" "ZALLOC_MODE=gpa" ""
     want gpa-nochecks &&
       add gpa-nochecks "$zlib" "ZALLOC_MODE=gpa ZALLOC_STACK_DEPTH=0 ZALLOC_QUARANTINE=0 ZALLOC_GUARD=0" ""
+    named gpa-sample && add gpa-sample "$zlib" "ZALLOC_MODE=gpa ZALLOC_SAMPLE=1000" ""
+    named page && add page "$zlib" "ZALLOC_MODE=page" ""
   else
     why=$(grep -v '^ok$' <<<"$out" | head -n 1 | cut -c 1-160)
     for c in gpa gpa-nochecks; do
