@@ -403,13 +403,16 @@ int za_os_write_all(int fd, const char *buf, size_t n) {
  * SECCOMP_RET_ERRNO), the last answer the kernel gave is kept: the pid, process-wide; the tid,
  * per thread, or for a thread that never got one a number made from where its thread-local
  * storage lies (distinct while the thread lives). */
-static int known_pid;
-static __thread int known_tid;
+static _Atomic int known_pid;
+static ZA_TLS int known_tid;   /* initial-exec, like all of zalloc's TLS: no __tls_get_addr */
 
 int za_os_getpid(void) {
   long r = syscall(SYS_getpid);
-  if (r > 0) return known_pid = (int)r;
-  return known_pid;
+  if (r > 0) {
+    atomic_store_explicit(&known_pid, (int)r, memory_order_relaxed);
+    return (int)r;
+  }
+  return atomic_load_explicit(&known_pid, memory_order_relaxed);
 }
 
 int za_os_gettid(void) {
