@@ -292,7 +292,10 @@ za_block_state_t za_large_resize(void *p, size_t new_size, za_block_info_t *info
       ((used + 1) * 2 <= cap || (grow() && (e = find((uintptr_t)p)) != NULL))) {
     size_t need = page_round(new_size), maplen = e->maplen;
     if (need > maplen) maplen = need > with_growth_room(maplen) ? need : with_growth_room(maplen);
-    else if (need < maplen / 2) maplen = need;  /* give back what a big shrink frees */
+    /* Give back what a big shrink frees; a block that grows keeps the room it has (one taken
+     * from the cache with room to spare, say), or a growing buffer would be cut down and
+     * remapped again at every step. */
+    else if (new_size < e->size && need < maplen / 2) maplen = need;
     void *q = maplen == e->maplen ? p : remap_block(p, e->maplen, maplen, e->fenced);
     if (q == p) {
       if (maplen > e->maplen) forget_recent((uintptr_t)p + e->maplen, maplen - e->maplen);
