@@ -176,16 +176,32 @@ static void tf_set_state(za_page_t *pg, uintptr_t state) {
   }
 }
 
-static void back_to_queue(za_heap_t *h, unsigned c, za_page_t *pg) {
+/* The owner freed into `pg`, a page set aside as full: it waits on the `unfull` list. No
+ * atomic instruction: the page stays set aside for other threads until it is requeued. */
+static void to_unfull(za_heap_t *h, unsigned c, za_page_t *pg) {
   list_remove(&h->full[c], pg);
-  pg->flags = ZA_PAGE_IN_QUEUE;
-  list_append(&h->queue[c], pg);
-  set_direct(h, c);
-  /* A free from another thread that is notifying finishes on its own (it sets NORMAL). */
-  uintptr_t expect = atomic_load_explicit(&pg->thread_free, memory_order_relaxed);
-  while (TF_STATE(expect) == TF_NOTIFY &&
-         !atomic_compare_exchange_weak(&pg->thread_free, &expect, (uintptr_t)TF_LIST(expect))) {
+  pg->flags = ZA_PAGE_IN_UNFULL;
+  list_append(&h->unfull[c], pg);
+}
+
+/* The queue of class `c` ran dry: the pages freed into since they were full go back to it,
+ * and frees from other threads into them go to their lists again. False if there were none. */
+static bool requeue_unfull(za_heap_t *h, unsigned c) {
+  za_page_t *pg = h->unfull[c].first;
+  if (!pg) return false;
+  for (za_page_t *next; pg; pg = next) {
+    next = pg->next;
+    pg->flags = ZA_PAGE_IN_QUEUE;
+    list_append(&h->queue[c], pg);
+    /* A free from another thread that is notifying finishes on its own (it sets NORMAL). */
+    uintptr_t expect = atomic_load_explicit(&pg->thread_free, memory_order_relaxed);
+    while (TF_STATE(expect) == TF_NOTIFY &&
+           !atomic_compare_exchange_weak(&pg->thread_free, &expect, (uintptr_t)TF_LIST(expect))) {
+    }
   }
+  h->unfull[c].first = h->unfull[c].last = NULL;
+  set_direct(h, c);
+  return true;
 }
 
 void za_heap_free_remote(za_page_t *pg, za_block_t *b) {
@@ -291,8 +307,8 @@ static void abandon_page(za_page_t *pg) {
 void za_heap_abandon(za_heap_t *h) {
   take_delayed(h);
   for (unsigned c = 0; c < ZA_NCLASS; c++) {
-    za_page_list_t *lists[2] = {&h->queue[c], &h->full[c]};
-    for (int k = 0; k < 2; k++)
+    za_page_list_t *lists[3] = {&h->queue[c], &h->full[c], &h->unfull[c]};
+    for (int k = 0; k < 3; k++)
       for (za_page_t *pg = lists[k]->first, *next; pg; pg = next) {
         next = pg->next;
         pg->next = pg->prev = NULL;
@@ -340,6 +356,7 @@ static za_page_t *fresh_page(za_heap_t *h, unsigned c) {
 static void retire(za_heap_t *h, za_page_t *pg) {
   unsigned c = pg->cls;
   if (pg->flags & ZA_PAGE_IN_FULL) list_remove(&h->full[c], pg);
+  else if (pg->flags & ZA_PAGE_IN_UNFULL) list_remove(&h->unfull[c], pg);
   else list_remove(&h->queue[c], pg);
   set_direct(h, c);
   pg->flags = 0;
@@ -360,6 +377,7 @@ ZA_NOINLINE void *za_heap_alloc_slow(za_heap_t *h, unsigned c) {
       continue;                               /* the next page of the queue */
     }
     if (take_delayed(h)) continue;
+    if (requeue_unfull(h, c)) continue;
     if (reclaim(h, c)) continue;
     if (!fresh_page(h, c)) return NULL;
   }
@@ -368,7 +386,7 @@ ZA_NOINLINE void *za_heap_alloc_slow(za_heap_t *h, unsigned c) {
 /* A local free made `pg` empty, or freed into a page that was set aside as full. */
 ZA_NOINLINE void za_heap_page_event(za_heap_t *h, za_page_t *pg) {
   unsigned c = pg->cls;
-  if (pg->flags & ZA_PAGE_IN_FULL) back_to_queue(h, c, pg);
+  if (pg->flags & ZA_PAGE_IN_FULL) to_unfull(h, c, pg);
   if (pg->used == 0 && h->direct[c] != pg) retire(h, pg);
 }
 

@@ -19,6 +19,10 @@
  * - A page the owner found full is put aside; the first free from another thread into it goes
  *   to the owner heap's `delayed` list instead, and the owner frees it there before it takes a
  *   new page, which puts the page back in use (mimalloc's delayed free).
+ * - A page the owner frees into while it is set aside as full waits on the `unfull` list and
+ *   goes back to the queue only when the queue runs dry, with every block freed meanwhile: a
+ *   page goes round once per batch of frees, not once per free (when frees come in random
+ *   order, most of them land in full pages).
  * - When a thread exits, its pages with live blocks are abandoned: other threads' frees still
  *   land in them, and the next heap that needs a page of that class takes one over.
  * - A block on a free list holds, in its second word, a per-process secret mixed with its own
@@ -36,6 +40,8 @@ typedef struct za_heap {
   za_page_t *direct[ZA_NCLASS];     /* where each class allocates first: never NULL */
   za_page_list_t queue[ZA_NCLASS];  /* owned pages that may have free blocks (direct first) */
   za_page_list_t full[ZA_NCLASS];   /* owned pages found full */
+  za_page_list_t unfull[ZA_NCLASS]; /* full pages the owner freed into since: back to the queue
+                                       when it runs dry (heap.c) */
   /* Written by other threads: blocks they freed into this heap's full pages (heap.c). */
   _Alignas(64) _Atomic uintptr_t delayed;
 } za_heap_t;

@@ -45,6 +45,7 @@ struct za_heap;
 /* Page flags (za_page_t.flags, written by the page's owner only). */
 #define ZA_PAGE_IN_QUEUE 1u   /* on its heap's queue of pages with free blocks */
 #define ZA_PAGE_IN_FULL  2u   /* on its heap's list of full pages */
+#define ZA_PAGE_IN_UNFULL 4u  /* on its heap's list of pages freed into since they were full */
 
 typedef struct za_page {
   /* The first cache line: what malloc and free touch. */

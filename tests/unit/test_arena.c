@@ -1116,3 +1116,43 @@ Test(arena, a_growing_block_keeps_the_room_of_a_reused_mapping) {
   za_free(p);
   cr_assert_eq(total_findings(), 0);
 }
+
+Test(arena, blocks_freed_into_full_pages_are_reused_before_a_new_page) {
+  /* Eight pages' worth of 1 KiB blocks (64 KiB pages), then one block in eight freed, in
+   * random order, while every page is full: the next allocations get exactly those blocks
+   * back (the pages wait on the heap's unfull list and return when the queue runs dry) before
+   * any new page is taken. One of them is freed by another thread meanwhile, and is reused
+   * too. */
+  enum { N = 8 * 64, SZ = 1024 };
+  static void *b[N], *freed[N / 8];
+  for (int i = 0; i < N; i++) cr_assert_not_null(b[i] = za_malloc(SZ));
+  cr_assert_eq((uintptr_t)b[N - 1] / (64 * KiB), (uintptr_t)b[0] / (64 * KiB) + 7,
+               "the blocks do not fill eight pages exactly");
+  size_t nf = 0;
+  uint64_t s = 88172645463325252ull;
+  for (int k = 0; k < N / 8; k++) {
+    s ^= s << 13, s ^= s >> 7, s ^= s << 17;
+    int i = (int)(s % (N / 8)) * 8;
+    while (!b[i]) i = (i + 8) % N;
+    freed[nf++] = b[i];
+    if (k == 5) {
+      pthread_t th;
+      cr_assert_eq(pthread_create(&th, NULL, (void *(*)(void *))za_free, b[i]), 0);
+      pthread_join(th, NULL);
+    } else {
+      za_free(b[i]);
+    }
+    b[i] = NULL;
+  }
+  size_t mapped = za_mallinfo2().arena;
+  for (size_t k = 0; k < nf; k++) {
+    void *p = za_malloc(SZ);
+    bool known = false;
+    for (size_t j = 0; j < nf; j++)
+      if (freed[j] == p) { known = true; freed[j] = NULL; }
+    cr_assert(known, "allocation %zu got %p, not one of the blocks freed", k, p);
+    memset(p, 0x5a, SZ);
+  }
+  cr_assert_eq(za_mallinfo2().arena, mapped, "a new page was taken while freed blocks waited");
+  cr_assert_eq(total_findings(), 0);
+}
