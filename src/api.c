@@ -102,8 +102,8 @@ static ZA_NOINLINE void *malloc_slow(size_t size) {
   return alloc_block(ZA_C_MALLOC, size, ZA_MIN_ALIGN, 0, ZA_OP_MALLOC, size, 0);
 }
 
-/* The arena's blocks of a size class straight from the core (arena.h), with no call on the way; every
- * other case by a tail call to the general path. */
+/* The arena's blocks of a size class straight from the core (arena.h), with no call on the
+ * way; every other case by a tail call to the general path. */
 void *za_malloc(size_t size) {
   za_thread_t *t = za_tls_thread;
   if (za_likely(za_arena_fast && t != NULL && size <= ZA_CLASS_MAX)) {
