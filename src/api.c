@@ -106,7 +106,7 @@ static ZA_NOINLINE void *malloc_slow(size_t size) {
  * way; every other case by a tail call to the general path. */
 void *za_malloc(size_t size) {
   za_thread_t *t = za_tls_thread;
-  if (za_likely(za_arena_fast && t != NULL && size <= ZA_CLASS_MAX)) {
+  if (za_likely(za_arena_fast && t != NULL && size <= ZA_SMALL_MAX)) {
     void *p = za_arena_malloc_class(t, size);
     if (za_likely(p != NULL)) return p;
   }

@@ -21,7 +21,7 @@
 #define ZA_CLASS_LOG    (ZA_CLASS_STEPS == 8 ? 3 : 2)
 #define ZA_NCLASS       (8 + 10 * ZA_CLASS_STEPS)
 #define ZA_CLASS_MAX    ((size_t)128 << 10)  /* the largest class; bigger blocks: large.c */
-#define ZA_SMALL_MAX    1024                 /* sizes with a direct class table (za_class_small) */
+#define ZA_SMALL_MAX    ZA_CLASS_MAX         /* sizes with a direct class table (za_class_small) */
 
 /* The class serving `n` bytes, 1 <= n <= ZA_CLASS_MAX. */
 static inline unsigned za_class_of(size_t n) {

@@ -1117,6 +1117,11 @@ Test(arena, a_growing_block_keeps_the_room_of_a_reused_mapping) {
   cr_assert_eq(total_findings(), 0);
 }
 
+static void *free_elsewhere(void *p) {
+  za_free(p);
+  return NULL;
+}
+
 Test(arena, blocks_freed_into_full_pages_are_reused_before_a_new_page) {
   /* Eight pages' worth of 1 KiB blocks (64 KiB pages), then one block in eight freed, in
    * random order, while every page is full: the next allocations get exactly those blocks
@@ -1137,7 +1142,7 @@ Test(arena, blocks_freed_into_full_pages_are_reused_before_a_new_page) {
     freed[nf++] = b[i];
     if (k == 5) {
       pthread_t th;
-      cr_assert_eq(pthread_create(&th, NULL, (void *(*)(void *))za_free, b[i]), 0);
+      cr_assert_eq(pthread_create(&th, NULL, free_elsewhere, b[i]), 0);
       pthread_join(th, NULL);
     } else {
       za_free(b[i]);
