@@ -29,10 +29,11 @@ static inline za_block_state_t za_arena_classify(const za_page_t *pg, const void
  * class's page's free list, the class by table (8 KiB; a branch to a bit scan above 1 KiB cost
  * alloc-bench lifo 4%); NULL (the list is empty or broken): take the general path. */
 static inline void *za_arena_malloc_class(za_thread_t *t, size_t size) {
-  za_page_t *pg = t->heap.direct[za_class_small_of(size)];
+  unsigned c = za_class_small_of(size);
+  za_page_t *pg = t->heap.direct[c];
   void *p = za_heap_pop(pg);
   if (za_likely(p != NULL)) {
-    za_stats_malloc_block(t, pg->block_size);
+    za_stats_malloc_block(t, c, pg->block_size);
   }
   return p;
 }
@@ -43,9 +44,10 @@ static inline bool za_arena_free_fast(za_thread_t *t, void *p) {
   if (za_unlikely(seg == NULL)) return false;
   za_page_t *pg = za_segment_page(seg, p);
   if (za_unlikely(pg->cls == ZA_NO_CLASS) || za_arena_classify(pg, p) != ZA_BLOCK_LIVE) return false;
+  unsigned c = pg->cls;                  /* read first: the free may retire the page */
   uint32_t size = pg->block_size;
   za_heap_free(&t->heap, pg, (za_block_t *)p);
-  za_stats_free_block(t, size);
+  za_stats_free_block(t, c, size);
   return true;
 }
 #endif

@@ -8,27 +8,38 @@
 #ifndef ZA_STATS_H
 #define ZA_STATS_H
 #include "common.h"
+#include "sizeclass.h"
 
 typedef enum za_counter {
   ZA_C_MALLOC, ZA_C_CALLOC, ZA_C_REALLOC, ZA_C_ALIGNED, ZA_C_FREE,
   ZA_C_BLOCKS_ALLOC, ZA_C_BLOCKS_FREED, ZA_C_BYTES_ALLOC, ZA_C_BYTES_FREED,
-  /* The fast paths count a malloc of one block, or a free of one, in a single counter; they
-   * are folded into the calls and blocks above when counters are summed (za_counters_fold). */
-  ZA_C_MALLOC_BLOCK, ZA_C_FREE_BLOCK,
-  ZA_C_COUNT
+  /* The fast paths count a malloc of one block, or a free of one, in one counter per size
+   * class: a single increment, and no byte sum (the class gives the bytes). They are folded
+   * into the calls, blocks and bytes above when counters are summed (za_counters_fold).
+   * Three counters bumped on every call, one after another, made alloc-bench lifo and fifo
+   * 1.5x slower (docs/performance.md). */
+  ZA_C_CLASS_MALLOC,
+  ZA_C_CLASS_FREE = ZA_C_CLASS_MALLOC + ZA_NCLASS,
+  ZA_C_COUNT = ZA_C_CLASS_FREE + ZA_NCLASS
 } za_counter_t;
 
 typedef struct za_counters { _Atomic uint64_t v[ZA_C_COUNT]; } za_counters_t;
 
-/* Fold the fast paths' counters into the calls and blocks they stand for. */
+/* Fold the fast paths' counters into the calls, blocks and bytes they stand for. */
 static inline void za_counters_fold(za_counters_t *c) {
-  uint64_t m = za_relaxed_load(&c->v[ZA_C_MALLOC_BLOCK]), f = za_relaxed_load(&c->v[ZA_C_FREE_BLOCK]);
-  za_relaxed_bump(&c->v[ZA_C_MALLOC], m);
-  za_relaxed_bump(&c->v[ZA_C_BLOCKS_ALLOC], m);
-  za_relaxed_bump(&c->v[ZA_C_FREE], f);
-  za_relaxed_bump(&c->v[ZA_C_BLOCKS_FREED], f);
-  za_relaxed_store(&c->v[ZA_C_MALLOC_BLOCK], 0);
-  za_relaxed_store(&c->v[ZA_C_FREE_BLOCK], 0);
+  for (unsigned k = 0; k < ZA_NCLASS; k++) {
+    uint64_t m = za_relaxed_load(&c->v[ZA_C_CLASS_MALLOC + k]);
+    uint64_t f = za_relaxed_load(&c->v[ZA_C_CLASS_FREE + k]);
+    uint64_t size = za_class_size(k);
+    za_relaxed_bump(&c->v[ZA_C_MALLOC], m);
+    za_relaxed_bump(&c->v[ZA_C_BLOCKS_ALLOC], m);
+    za_relaxed_bump(&c->v[ZA_C_BYTES_ALLOC], m * size);
+    za_relaxed_bump(&c->v[ZA_C_FREE], f);
+    za_relaxed_bump(&c->v[ZA_C_BLOCKS_FREED], f);
+    za_relaxed_bump(&c->v[ZA_C_BYTES_FREED], f * size);
+    za_relaxed_store(&c->v[ZA_C_CLASS_MALLOC + k], 0);
+    za_relaxed_store(&c->v[ZA_C_CLASS_FREE + k], 0);
+  }
 }
 
 /* Blocks and bytes still allocated, from summed counters. */

@@ -59,16 +59,15 @@ static inline void za_stats_alloc(za_thread_t *t, size_t size) {
   za_stats_in_use(t, (int64_t)size);
 }
 
-/* The fast paths: one malloc call that allocated one block, one free that freed one. */
-static inline void za_stats_malloc_block(za_thread_t *t, size_t size) {
-  za_relaxed_bump(&t->counters.v[ZA_C_MALLOC_BLOCK], 1);
-  za_relaxed_bump(&t->counters.v[ZA_C_BYTES_ALLOC], size);
+/* The fast paths: one malloc call that allocated one block of class `c` (of `size` bytes,
+ * za_class_size(c)), one free that freed one. */
+static inline void za_stats_malloc_block(za_thread_t *t, unsigned c, size_t size) {
+  za_relaxed_bump(&t->counters.v[ZA_C_CLASS_MALLOC + c], 1);
   za_stats_in_use(t, (int64_t)size);
 }
 
-static inline void za_stats_free_block(za_thread_t *t, size_t size) {
-  za_relaxed_bump(&t->counters.v[ZA_C_FREE_BLOCK], 1);
-  za_relaxed_bump(&t->counters.v[ZA_C_BYTES_FREED], size);
+static inline void za_stats_free_block(za_thread_t *t, unsigned c, size_t size) {
+  za_relaxed_bump(&t->counters.v[ZA_C_CLASS_FREE + c], 1);
   /* Going down: no new high-water mark within the batch. */
   int64_t p = t->in_use_pending -= (int64_t)size;
   if (za_unlikely(p < -ZA_STATS_BATCH)) za_stats_flush(t);

@@ -866,6 +866,30 @@ Test(arena, mallinfo2_reflects_live_bytes) {
   cr_assert_eq(za_mallopt(M_ARENA_MAX, 1), 1);
 }
 
+/* The fast paths count a block in a counter of its size class (one increment, the class
+ * gives the bytes). The free that empties a page retires it; it must still count the block in
+ * the class it had. */
+Test(arena, counts_by_class_add_up_when_a_free_retires_the_page) {
+  enum { SZ = 2 * KiB, N = PAGE / SZ };
+  static void *b[2 * N];            /* two pages: the first is no longer the one allocated from */
+  for (int i = 0; i < 2 * N; i++) cr_assert_not_null(b[i] = za_malloc(SZ));
+  cr_assert_eq(page_of(b[N - 1]), page_of(b[0]));
+  cr_assert_neq(page_of(b[N]), page_of(b[0]));
+  void *odd[3] = {za_malloc(1), za_malloc(200), za_malloc(70000)};
+  cr_assert_eq(za_mallinfo2().ordblks, 2 * N + 3);
+  cr_assert_eq(za_mallinfo2().uordblks, 2 * N * SZ + 16 + 208 + 73728);
+  size_t mapped = za_mallinfo2().arena;
+  for (int i = 0; i < N; i++) za_free(b[i]);  /* the last one empties the first page */
+  cr_assert_eq(za_mallinfo2().ordblks, N + 3);
+  cr_assert_eq(za_mallinfo2().uordblks, N * SZ + 16 + 208 + 73728);
+  za_malloc_trim(0);
+  cr_assert_lt(za_mallinfo2().arena, mapped, "the emptied page was not retired");
+  for (int i = N; i < 2 * N; i++) za_free(b[i]);
+  for (int i = 0; i < 3; i++) za_free(odd[i]);
+  cr_assert_eq(za_mallinfo2().ordblks, 0);
+  cr_assert_eq(za_mallinfo2().uordblks, 0);
+}
+
 typedef struct handoff {
   void *blocks[3000];
   size_t n, size;
