@@ -314,16 +314,25 @@ static int cmp_ptr(const void *a, const void *b) {
   return (x > y) - (x < y);
 }
 
-static _Atomic int spin_arrived;
+static _Atomic int spin_arrived, turn;
 static bool together;
 /* `together`: wait until all 8 threads are here, spinning (yielding the CPU to those that are
- * not), so that the frees that follow start within a few instructions of each other; else go
- * on at once (the blocking barrier before let the threads go one after another). */
-static void spin_wait(int round) {
-  if (!together) return;
-  int target = (round + 1) * THREADS;
-  atomic_fetch_add(&spin_arrived, 1);
-  while (atomic_load(&spin_arrived) < target) sched_yield();
+ * not), so that the frees that follow start within a few instructions of each other. Else
+ * (staggered) wait for this thread's turn: the frees go one after another, each after the one
+ * before has returned. (A blocking barrier alone released them close enough together, on a
+ * 2-CPU machine, for two frees to pass the arena's check at once now and then.) */
+static void spin_wait(int round, int me) {
+  if (together) {
+    int target = (round + 1) * THREADS;
+    atomic_fetch_add(&spin_arrived, 1);
+    while (atomic_load(&spin_arrived) < target) sched_yield();
+    return;
+  }
+  while (atomic_load(&turn) != round * THREADS + me) sched_yield();
+}
+
+static void end_turn(void) {
+  if (!together) atomic_fetch_add(&turn, 1);
 }
 
 static void *df_thread(void *arg) {
@@ -337,8 +346,9 @@ static void *df_thread(void *arg) {
       shared_p = checked_alloc(n);
     }
     pthread_barrier_wait(&bar);
-    spin_wait(round);
+    spin_wait(round, me);
     free(shared_p);
+    end_turn();
     pthread_barrier_wait(&bar);
     blk_t b[PER_THREAD];
     for (int i = 0; i < PER_THREAD; i++) {
