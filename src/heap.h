@@ -94,6 +94,10 @@ static inline void *za_heap_pop(za_page_t *pg) {
   za_block_t *next = b->next;
   if (za_unlikely(b->key != za_heap_key(b) || !za_heap_link_ok(pg, b, next))) return NULL;
   pg->free = next;
+  /* The next malloc of the class reads the next block: a free list's order is the order of
+   * the frees, so it is often out of the CPU cache. Fetched now, the wait overlaps the
+   * program's own work (python 4% faster, docs/performance.md). */
+  __builtin_prefetch(next, 1);
   pg->used++;
   b->key = 0;
   return b;
