@@ -152,7 +152,15 @@ void za_free(void *p) {
   free_slow(p);
 }
 
+/* The arena's blocks of a size class resized straight in the core (arena.h); every other case
+ * on the general path below, zalloc's own calls too (their new blocks are not counted). */
 void *za_realloc(void *p, size_t size) {
+  za_thread_t *ft = za_tls_thread;
+  if (za_likely(za_arena_fast && ft != NULL && p != NULL && size - 1 < ZA_SMALL_MAX) &&
+      za_likely(!za_stack_internal())) {
+    void *q = za_arena_realloc_fast(ft, p, size);
+    if (za_likely(q != NULL)) return q;
+  }
   if (!p) return alloc_block(ZA_C_REALLOC, size, ZA_MIN_ALIGN, 0, ZA_OP_REALLOC, size, 0);
   if (za_unlikely(size > ZA_MAX_REQUEST)) /* p is left as it was */
     return refuse(ZA_OP_REALLOC, ZA_REQ_TOO_LARGE, size, 0, p, ENOMEM);

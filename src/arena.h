@@ -5,6 +5,8 @@
 #include "backend.h"
 #include "thread.h"
 
+#include <string.h>
+
 /* True in arena mode in a process that was not forked (a forked child takes the slow paths,
  * which tell its own blocks from the parent's). */
 extern bool za_arena_fast;
@@ -49,5 +51,32 @@ static inline bool za_arena_free_fast(za_thread_t *t, void *p) {
   za_heap_free(&t->heap, pg, (za_block_t *)p);
   za_stats_free_block(t, c, size);
   return true;
+}
+
+/* realloc of a block of a page to 1..ZA_SMALL_MAX bytes on the fast path, with arena_resize's
+ * policy: in place while the size fits and uses at least half of the block; else a block
+ * with room to grow by half again (a growing realloc) or of the size (a shrinking one), from
+ * the class's page's free list, the contents copied and the old block freed. NULL: take the
+ * general path, `p` untouched. */
+static inline void *za_arena_realloc_fast(za_thread_t *t, void *p, size_t size) {
+  za_segment_t *seg = za_segment_find(p);
+  if (za_unlikely(seg == NULL)) return NULL;
+  za_page_t *pg = za_segment_page(seg, p);
+  if (za_unlikely(pg->cls == ZA_NO_CLASS) || za_arena_classify(pg, p) != ZA_BLOCK_LIVE) return NULL;
+  size_t old = pg->block_size;
+  if (size <= old && size >= old / 2) {
+    za_stats_call(t, ZA_C_REALLOC);
+    return p;
+  }
+  size_t room = size > old ? size + size / 2 : size;
+  void *q = za_heap_pop(t->heap.direct[za_class_small_of(room < ZA_CLASS_MAX ? room : ZA_CLASS_MAX)]);
+  if (za_unlikely(q == NULL)) return NULL;
+  size_t bytes = za_segment_page(za_segment_find(q), q)->block_size;
+  memcpy(q, p, old < size ? old : size);
+  za_heap_free(&t->heap, pg, (za_block_t *)p);
+  za_stats_call(t, ZA_C_REALLOC);
+  za_stats_alloc(t, bytes);
+  za_stats_free(t, old);
+  return q;
 }
 #endif
