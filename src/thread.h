@@ -53,17 +53,27 @@ static inline void za_stats_in_use(za_thread_t *t, int64_t delta) {
   if (za_unlikely(p > ZA_STATS_BATCH || p < -ZA_STATS_BATCH)) za_stats_flush(t);
 }
 
+/* The same going up (an allocation): the batch can only overflow at a new high-water mark, so
+ * most calls compare once. */
+static inline void za_stats_in_use_up(za_thread_t *t, int64_t size) {
+  int64_t p = t->in_use_pending += size;
+  if (p > t->in_use_high) {
+    t->in_use_high = p;                  /* at most ZA_STATS_BATCH: a flush resets both */
+    if (za_unlikely(p > ZA_STATS_BATCH)) za_stats_flush(t);
+  }
+}
+
 static inline void za_stats_alloc(za_thread_t *t, size_t size) {
   za_relaxed_bump(&t->counters.v[ZA_C_BLOCKS_ALLOC], 1);
   za_relaxed_bump(&t->counters.v[ZA_C_BYTES_ALLOC], size);
-  za_stats_in_use(t, (int64_t)size);
+  za_stats_in_use_up(t, (int64_t)size);
 }
 
 /* The fast paths: one malloc call that allocated one block of class `c` (of `size` bytes,
  * za_class_size(c)), one free that freed one. */
 static inline void za_stats_malloc_block(za_thread_t *t, unsigned c, size_t size) {
   za_relaxed_bump(&t->counters.v[ZA_C_CLASS_MALLOC + c], 1);
-  za_stats_in_use(t, (int64_t)size);
+  za_stats_in_use_up(t, (int64_t)size);
 }
 
 static inline void za_stats_free_block(za_thread_t *t, unsigned c, size_t size) {
