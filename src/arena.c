@@ -70,18 +70,11 @@ static bool take_mark(za_page_t *pg, void *p) {
 
 /* ---- the backend ---------------------------------------------------------------------------- */
 
-static inline size_t room_for(size_t size, unsigned flags) {
-  if (za_unlikely(flags & ZA_ALLOC_GROWING)) {
-    size_t more = size + size / 2;
-    return more < ZA_CLASS_MAX ? more : ZA_CLASS_MAX;
-  }
-  return size ? size : 1;
-}
 
 static void *arena_alloc(za_thread_t *t, size_t size, size_t align, unsigned flags) {
   if (za_unlikely(size > ZA_CLASS_MAX || align > ZA_CLASS_MAX))
     return za_large_alloc(size, align, flags, NULL);
-  size_t room = room_for(size, flags);
+  size_t room = za_arena_room(size, (flags & ZA_ALLOC_GROWING) != 0);
   unsigned c = align <= ZA_MIN_ALIGN ? za_class_of(room) : za_class_pow2_of(room > align ? room : align);
   void *p = za_heap_alloc(&t->heap, c);
   if (za_unlikely(!p)) return NULL;
@@ -128,8 +121,7 @@ static za_block_state_t arena_resize(za_thread_t *t, void *p, size_t size, za_bl
     return size > ZA_CLASS_MAX ? za_large_resize(p, size, info, resized) : za_large_lookup(p, info);
   za_block_state_t st = arena_lookup(p, info);
   if (st != ZA_BLOCK_LIVE) return st;
-  /* In place while it fits and uses at least half of the block. */
-  if (size <= pg->block_size && size >= pg->block_size / 2) *resized = p;
+  if (za_arena_in_place(pg->block_size, size)) *resized = p;
   return st;
 }
 

@@ -27,6 +27,22 @@ static inline za_block_state_t za_arena_classify(const za_page_t *pg, const void
   return ZA_BLOCK_LIVE;
 }
 
+/* The room a request of `size` bytes gets: half as much again for a realloc that grows (so a
+ * buffer grown a little at a time moves logarithmically often), up to the largest class. */
+static inline size_t za_arena_room(size_t size, bool growing) {
+  if (za_unlikely(growing)) {
+    size_t more = size + size / 2;
+    return more < ZA_CLASS_MAX ? more : ZA_CLASS_MAX;
+  }
+  return size ? size : 1;
+}
+
+/* A realloc to `size` stays in its block of `block_size` bytes while it fits and fills at
+ * least half of it (a big block is not held by a small one). */
+static inline bool za_arena_in_place(size_t block_size, size_t size) {
+  return size <= block_size && size >= block_size / 2;
+}
+
 /* malloc of at most ZA_SMALL_MAX (= ZA_CLASS_MAX) bytes on the fast path: a block from the
  * class's page's free list, the class by table (8 KiB; a branch to a bit scan above 1 KiB cost
  * alloc-bench lifo 4%); NULL (the list is empty or broken): take the general path. */
@@ -53,25 +69,24 @@ static inline bool za_arena_free_fast(za_thread_t *t, void *p) {
   return true;
 }
 
-/* realloc of a block of a page to 1..ZA_SMALL_MAX bytes on the fast path, with arena_resize's
- * policy: in place while the size fits and uses at least half of the block; else a block
- * with room to grow by half again (a growing realloc) or of the size (a shrinking one), from
- * the class's page's free list, the contents copied and the old block freed. NULL: take the
- * general path, `p` untouched. */
+/* realloc of a block of a page to 1..ZA_SMALL_MAX bytes on the fast path, as the general path
+ * does it (arena.c): in place if it stays (za_arena_in_place), else a block with its room
+ * from the class's page's free list, the contents copied and the old block freed. NULL: take
+ * the general path, `p` untouched. */
 static inline void *za_arena_realloc_fast(za_thread_t *t, void *p, size_t size) {
   za_segment_t *seg = za_segment_find(p);
   if (za_unlikely(seg == NULL)) return NULL;
   za_page_t *pg = za_segment_page(seg, p);
   if (za_unlikely(pg->cls == ZA_NO_CLASS) || za_arena_classify(pg, p) != ZA_BLOCK_LIVE) return NULL;
   size_t old = pg->block_size;
-  if (size <= old && size >= old / 2) {
+  if (za_arena_in_place(old, size)) {
     za_stats_call(t, ZA_C_REALLOC);
     return p;
   }
-  size_t room = size > old ? size + size / 2 : size;
-  void *q = za_heap_pop(t->heap.direct[za_class_small_of(room < ZA_CLASS_MAX ? room : ZA_CLASS_MAX)]);
+  za_page_t *to = t->heap.direct[za_class_small_of(za_arena_room(size, size > old))];
+  void *q = za_heap_pop(to);
   if (za_unlikely(q == NULL)) return NULL;
-  size_t bytes = za_segment_page(za_segment_find(q), q)->block_size;
+  size_t bytes = to->block_size;
   memcpy(q, p, old < size ? old : size);
   za_heap_free(&t->heap, pg, (za_block_t *)p);
   za_stats_call(t, ZA_C_REALLOC);
