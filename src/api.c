@@ -117,6 +117,11 @@ void *za_calloc(size_t n, size_t size) {
   size_t total;
   if (__builtin_mul_overflow(n, size, &total))
     return refuse(ZA_OP_CALLOC, ZA_REQ_OVERFLOW, n, size, NULL, ENOMEM);
+  za_thread_t *t = za_tls_thread;
+  if (za_likely(za_arena_fast && t != NULL && total <= ZA_SMALL_MAX)) {
+    void *p = za_arena_calloc_class(t, total);
+    if (za_likely(p != NULL)) return p;
+  }
   return alloc_block(ZA_C_CALLOC, total, ZA_MIN_ALIGN, ZA_ALLOC_ZERO, ZA_OP_CALLOC, n, size);
 }
 
