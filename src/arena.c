@@ -7,13 +7,13 @@
  * straight from api.c.
  *
  * Checks kept because they cost next to nothing:
- * - a free block's link that points out of its page (written after the block was freed) is
- *   reported as a write after free and not followed (heap.h);
+ * - a free block's link overwritten after the block was freed no longer matches the block's
+ *   key: reported as a write after free and not followed (heap.h);
  * - free, realloc and malloc_usable_size of a pointer zalloc did not hand out (foreign, inside
  *   a block, or in memory never handed out) are recorded, found from out-of-band metadata
  *   without touching the pointer;
  * - a double free: a freed block's second word holds a per-process secret mixed with its
- *   address (as glibc's tcache does), and the allocation clears it. Two threads freeing one
+ *   address and its link (as glibc's tcache keeps a key), and the allocation clears it. Two threads freeing one
  *   block at the same moment can both get past that check (a load, then a store): the core
  *   often finds the block on a list twice by its key and drops the list (heap.h), but the
  *   page's count of blocks in use is then wrong, and a block can be handed out while another

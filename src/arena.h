@@ -22,8 +22,8 @@ static inline za_block_state_t za_arena_classify(const za_page_t *pg, const void
   uint32_t idx = za_page_slot(pg, a);
   if (za_unlikely(za_page_slot_addr(pg, idx) != a || a >= pg->bump)) return ZA_BLOCK_INTERIOR;
   /* Either key: on a free list, or waiting on a heap's list of delayed frees (heap.h). */
-  if (za_unlikely(((((const za_block_t *)p)->key ^ za_heap_key(p)) & ~(uintptr_t)2) == 0))
-    return ZA_BLOCK_FREED;
+  const za_block_t *b = p;
+  if (za_unlikely(((b->key ^ za_heap_key(b, b->next)) & ~(uintptr_t)2) == 0)) return ZA_BLOCK_FREED;
   return ZA_BLOCK_LIVE;
 }
 

@@ -79,8 +79,8 @@ ZA_COLD za_block_t *za_heap_link_broken(za_page_t *pg, za_block_t *b) {
   return NULL;
 }
 
-/* The block at the head of `pg`'s list lost its key (it was written to after it was freed, or
- * it is on the list twice and was handed out already) or its link leaves the page: neither it
+/* The block at the head of `pg`'s list does not hold its key (it was written to after it was
+ * freed, its link included, or it is on the list twice and was handed out already): neither it
  * nor what follows it is handed out. */
 ZA_COLD void za_heap_alloc_bad(za_heap_t *h, unsigned c, za_page_t *pg, za_block_t *b) {
   (void)h;
@@ -113,6 +113,7 @@ static bool take_thread_free(za_page_t *pg) {
     n++;
   }
   tail->next = pg->free;
+  tail->key = za_heap_key(tail, pg->free);
   pg->free = list;
   pg->used -= n < pg->used ? n : pg->used;
   return true;
@@ -130,10 +131,10 @@ static bool carve(za_page_t *pg) {
   if (za_heap_carve_hook) za_heap_carve_hook(pg, b, n);
   for (uint32_t i = 1; i < n; i++, b += bs) {
     ((za_block_t *)b)->next = (za_block_t *)(b + bs);
-    ((za_block_t *)b)->key = za_heap_key((void *)b);
+    ((za_block_t *)b)->key = za_heap_key((void *)b, (void *)(b + bs));
   }
   ((za_block_t *)b)->next = NULL;
-  ((za_block_t *)b)->key = za_heap_key((void *)b);
+  ((za_block_t *)b)->key = za_heap_key((void *)b, NULL);
   pg->free = (za_block_t *)pg->bump;
   pg->bump = b + bs;
   return true;
@@ -212,10 +213,10 @@ void za_heap_free_remote(za_page_t *pg, za_block_t *b) {
         continue;
       za_heap_t *owner = atomic_load_explicit(&pg->heap, memory_order_acquire);
       if (owner) {
-        b->key = za_heap_key_delayed(b);
         uintptr_t head = atomic_load_explicit(&owner->delayed, memory_order_relaxed);
         do {
           b->next = (za_block_t *)head;
+          b->key = za_heap_key_delayed(b, b->next);
         } while (!atomic_compare_exchange_weak_explicit(&owner->delayed, &head, (uintptr_t)b,
                                                         memory_order_release, memory_order_relaxed));
         tf_set_state(pg, TF_NORMAL);
@@ -225,6 +226,7 @@ void za_heap_free_remote(za_page_t *pg, za_block_t *b) {
       tf = atomic_load_explicit(&pg->thread_free, memory_order_relaxed);
     }
     b->next = TF_LIST(tf);
+    b->key = za_heap_key(b, b->next);
     if (atomic_compare_exchange_weak_explicit(&pg->thread_free, &tf, (uintptr_t)b | TF_STATE(tf),
                                               memory_order_release, memory_order_relaxed))
       return;
@@ -242,7 +244,7 @@ static za_page_t *delayed_page(za_block_t *b) {
   za_page_t *pg = za_segment_page(seg, b);
   uintptr_t a = (uintptr_t)b;
   if (pg->cls == ZA_NO_CLASS || a < pg->start || a >= pg->bump ||
-      za_page_slot_addr(pg, za_page_slot(pg, a)) != a || b->key != za_heap_key_delayed(b))
+      za_page_slot_addr(pg, za_page_slot(pg, a)) != a || !za_heap_keyed(b, true))
     return NULL;
   return pg;
 }
@@ -367,7 +369,7 @@ ZA_NOINLINE void *za_heap_alloc_slow(za_heap_t *h, unsigned c) {
   for (;;) {
     za_page_t *pg = h->direct[c];
     za_block_t *head = pg->free;
-    if (za_unlikely(head && (head->key != za_heap_key(head) || !za_heap_link_ok(pg, head, head->next)))) {
+    if (za_unlikely(head && !za_heap_keyed(head, false))) {
       za_heap_alloc_bad(h, c, pg, head);   /* reported, the list dropped */
       continue;
     }

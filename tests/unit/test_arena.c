@@ -685,6 +685,25 @@ Test(arena, a_link_overwritten_after_free_is_reported_not_followed) {
   cr_assert_eq(s.write_after_free, 1, "the broken link was not reported");
 }
 
+Test(arena, a_link_moved_to_another_free_block_is_reported) {
+  /* A write after free that keeps the link inside the page, pointing at another free block:
+   * the block's key covers its link, so the change is seen (before, such a link was followed
+   * and the blocks it skipped were lost to the page). */
+  unsigned char *a = za_malloc(48), *b = za_malloc(48), *c = za_malloc(48);
+  cr_assert_eq(page_of(a), page_of(c));
+  za_free(a);
+  za_free(b);
+  za_free(c);                               /* the list: c, b, a */
+  memcpy(c, &a, sizeof a);                  /* c's link now skips b */
+  for (int i = 0; i < 3; i++) {
+    unsigned char *q = za_malloc(48);
+    cr_assert_not_null(q);
+    memset(q, 0x5a, 48);
+  }
+  za_findings_summary_t s = findings(NULL);
+  cr_assert_eq(s.write_after_free, 1, "the moved link was not reported");
+}
+
 Test(arena, double_free_of_large_block) {
   void *p = za_malloc(MiB);
   za_free(p);
