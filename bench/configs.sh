@@ -11,6 +11,7 @@
 #                 libunwind.so.8 (which zalloc dlopens), zalloc's configurations run with
 #                 LD_LIBRARY_PATH set to it
 #   cfg_jemalloc, cfg_mimalloc, cfg_tcmalloc   a library's path, overriding the search
+#   cfg_zalloc_base  another libzalloc.so (an earlier build, say): the arena-base configuration
 #   cfg_configs   comma-separated configurations to run (glibc always runs); empty: all found
 #   cfg_tool      the caller's name, for messages
 # and gets:
@@ -19,20 +20,23 @@
 #   notes         one sentence for each configuration asked for or known but skipped
 #
 # The configurations: glibc (no preload), arena (zalloc, ZALLOC_MODE=arena), jemalloc, mimalloc,
-# tcmalloc (Debian's libraries, or the copies in cfg_libdir), gpa (zalloc, ZALLOC_MODE=gpa,
+# tcmalloc (Debian's libraries, or the copies in cfg_libdir), arena-base (cfg_zalloc_base,
+# ZALLOC_MODE=arena: a change to the arena against the build before it, in the same run; only
+# when asked for by --configs, with --zalloc-base), gpa (zalloc, ZALLOC_MODE=gpa,
 # default options: full checks), gpa-nochecks (ZALLOC_STACK_DEPTH=0 ZALLOC_QUARANTINE=0
 # ZALLOC_GUARD=0). Each one is probed once by running /bin/echo under it; one that fails there
 # (a copied library that does not load on this machine, say) is skipped with a note.
 
-cfg_known="glibc arena jemalloc mimalloc tcmalloc gpa gpa-nochecks"
-: "${cfg_zalloc:=}" "${cfg_libdir:=}" "${cfg_jemalloc:=}" "${cfg_mimalloc:=}" "${cfg_tcmalloc:=}"
+cfg_known="glibc arena arena-base jemalloc mimalloc tcmalloc gpa gpa-nochecks"
+: "${cfg_zalloc:=}" "${cfg_zalloc_base:=}" "${cfg_libdir:=}" "${cfg_jemalloc:=}" "${cfg_mimalloc:=}" "${cfg_tcmalloc:=}"
 : "${cfg_configs:=}" "${cfg_tool:=bench}"
 
-# cfg_option NAME VALUE: takes one of the shared command-line options (--zalloc, --lib-dir,
+# cfg_option NAME VALUE: takes one of the shared command-line options (--zalloc, --zalloc-base, --lib-dir,
 # --jemalloc, --mimalloc, --tcmalloc, --configs); status 1 if NAME is none of them.
 cfg_option() {
   case $1 in
     --zalloc) cfg_zalloc=$2 ;;
+    --zalloc-base) cfg_zalloc_base=$2 ;;
     --lib-dir) cfg_libdir=$2 ;;
     --jemalloc) cfg_jemalloc=$2 ;;
     --mimalloc) cfg_mimalloc=$2 ;;
@@ -47,9 +51,13 @@ cfg_option() {
 cfg_help() {
   cat <<'EOF'
   --configs LIST  run only these configurations (glibc, the baseline, always runs): glibc, arena,
-                  jemalloc, mimalloc, tcmalloc, gpa, gpa-nochecks; default all of those found
+                  arena-base, jemalloc, mimalloc, tcmalloc, gpa, gpa-nochecks; default all of
+                  those found but arena-base
   --zalloc PATH   the libzalloc.so to test; default build-bench/libzalloc.so, (re)built first
                   (or, with --lib-dir, that folder's copy, not built)
+  --zalloc-base PATH  another libzalloc.so (the build before a change) for the arena-base
+                  configuration, which runs only when --configs names it: a change measured
+                  against its base in the same run, alternating, on this noisy machine
   --lib-dir DIR   a folder of copied libraries and programs (see threads.sh --pack), searched
                   before the system's library folders; nothing is built
   --jemalloc PATH, --mimalloc PATH, --tcmalloc PATH   a competitor's library, by path
@@ -115,12 +123,21 @@ configs_setup() {
     [ -f "$cfg_zalloc" ] || { echo "$cfg_tool: no zalloc library at $cfg_zalloc" >&2; exit 1; }
     cfg_zalloc=$(cfg_abs "$cfg_zalloc")
   fi
-  for spec in arena:zalloc:ZALLOC_MODE=arena jemalloc:libjemalloc.so.2 mimalloc:libmimalloc.so.2 \
+  if [[ ",$cfg_configs," == *",arena-base,"* ]]; then
+    [ -n "$cfg_zalloc_base" ] || { echo "$cfg_tool: the arena-base configuration needs --zalloc-base PATH" >&2; exit 2; }
+    [ -f "$cfg_zalloc_base" ] || { echo "$cfg_tool: --zalloc-base $cfg_zalloc_base: no such file" >&2; exit 2; }
+    cfg_zalloc_base=$(cfg_abs "$cfg_zalloc_base")
+  fi
+  for spec in arena:zalloc:ZALLOC_MODE=arena arena-base:zalloc-base:ZALLOC_MODE=arena \
+              jemalloc:libjemalloc.so.2 mimalloc:libmimalloc.so.2 \
               tcmalloc:libtcmalloc_minimal.so.4 gpa:zalloc:ZALLOC_MODE=gpa \
               "gpa-nochecks:zalloc:ZALLOC_MODE=gpa ZALLOC_STACK_DEPTH=0 ZALLOC_QUARANTINE=0 ZALLOC_GUARD=0"; do
     IFS=: read -r name file var <<<"$spec"
     cfg_want "$name" || continue
+    # Only when named: a run of every configuration has no base to compare with.
+    [ "$name" != arena-base ] || [[ ",$cfg_configs," == *",arena-base,"* ]] || continue
     case $file in
+      zalloc-base) path=$cfg_zalloc_base ;;
       zalloc) path=$cfg_zalloc
          # zalloc dlopens libunwind.so.8 (its fallback unwinder): a copy beside it is used
          [ -n "$cfg_libdir" ] && [ -f "$cfg_libdir/libunwind.so.8" ] && var+=" LD_LIBRARY_PATH=$cfg_libdir" ;;

@@ -7,8 +7,8 @@
 # goes to stderr. Per-process start-up cost: bench/startup.sh; thread scaling: bench/threads.sh;
 # plots of the tables: bench/plot.py.
 #
-#   bench/run.sh [--quick] [--reps N] [--raw FILE] [--zalloc PATH] [--only W1,W2,...]
-#                [--configs C1,C2,...] [--valgrind-runs N] [--valgrind-only W1,...|all]
+#   bench/run.sh [--quick] [--reps N] [--raw FILE] [--zalloc PATH] [--zalloc-base PATH]
+#                [--only W1,W2,...] [--configs C1,C2,...] [--valgrind-runs N] [--valgrind-only W1,...|all]
 #                [--timeout S] [--timeout-factor F]
 #
 #   --quick        smaller inputs and 3 repetitions (a few minutes without the checkers), for a
@@ -16,6 +16,8 @@
 #   --reps N       repetitions of every (workload, configuration) pair; default 5 (--quick: 3)
 #   --raw FILE     also write every measurement, one per line, to FILE
 #   --zalloc PATH  the libzalloc.so to test; default build-bench/libzalloc.so, (re)built first
+#   --zalloc-base PATH  another libzalloc.so, the build before a change: the arena-base
+#                  configuration (below)
 #   --only LIST    run only these workloads (names as in the tables; see The workloads, below)
 #   --configs LIST run only these configurations (glibc, the baseline, always runs); default all
 #                  of those available
@@ -63,6 +65,10 @@
 # The configurations (columns of the tables), each skipped with a note when missing:
 #   glibc         glibc's malloc, no preload: the baseline of every ratio
 #   arena         zalloc, ZALLOC_MODE=arena
+#   arena-base    the --zalloc-base library, ZALLOC_MODE=arena (only when named in --configs): a
+#                 change to the arena measured against the build before it in the same run, the
+#                 two alternating, as this noisy machine needs (e.g. --configs arena,arena-base
+#                 --reps 11 --only lifo,fifo,python)
 #   jemalloc, mimalloc, tcmalloc   Debian's libraries, preloaded
 #   gpa           zalloc, ZALLOC_MODE=gpa with its default options: 16-frame stacks at every malloc
 #                 and free, guard bytes, the quarantine, the leak check at exit (report to
@@ -107,13 +113,14 @@ cfg_tool=bench/run.sh
 # shellcheck source=bench/configs.sh
 . "$here/configs.sh"   # cfg_build_zalloc, cfg_find_lib
 
-quick=0 reps="" raw="" zlib="" only="" configs="" vg_runs=1 vg_only="" limit=900 factor=200
+quick=0 reps="" raw="" zlib="" zbase="" only="" configs="" vg_runs=1 vg_only="" limit=900 factor=200
 while [ $# -gt 0 ]; do
   case "$1" in
     --quick) quick=1 ;;
     --reps) reps=${2:?--reps needs a number}; shift ;;
     --raw) raw=${2:?--raw needs a file}; shift ;;
     --zalloc) zlib=${2:?--zalloc needs a path}; shift ;;
+    --zalloc-base) zbase=${2:?--zalloc-base needs a path}; shift ;;
     --only) only=${2:?--only needs a list}; shift ;;
     --configs) configs=${2:?--configs needs a list}; shift ;;
     --valgrind-runs) vg_runs=${2:?--valgrind-runs needs a number}; shift ;;
@@ -177,11 +184,16 @@ add() { allocs+=("$1"); preload[$1]=$2; cenv[$1]=$3; wrap[$1]=$4; }
 
 if [ -n "$configs" ]; then
   for c in ${configs//,/ }; do
-    case $c in glibc|arena|jemalloc|mimalloc|tcmalloc|gpa|gpa-nochecks|gpa-sample|page|valgrind|lsan|lsan-full|heaptrack) ;;
+    case $c in glibc|arena|arena-base|jemalloc|mimalloc|tcmalloc|gpa|gpa-nochecks|gpa-sample|page|valgrind|lsan|lsan-full|heaptrack) ;;
       *) echo "bench/run.sh: unknown configuration '$c' (see --help)" >&2; exit 2 ;; esac
   done
 fi
 want arena && add arena "$zlib" "ZALLOC_MODE=arena" ""
+if named arena-base; then
+  [ -n "$zbase" ] || { echo "bench/run.sh: the arena-base configuration needs --zalloc-base PATH" >&2; exit 2; }
+  [ -f "$zbase" ] || { echo "bench/run.sh: --zalloc-base $zbase: no such file" >&2; exit 2; }
+  add arena-base "$(cfg_abs "$zbase")" "ZALLOC_MODE=arena" ""
+fi
 for spec in jemalloc:libjemalloc.so.2:libjemalloc2 mimalloc:libmimalloc.so.2:libmimalloc2.0 \
             tcmalloc:libtcmalloc_minimal.so.4:libtcmalloc-minimal4; do
   IFS=: read -r name file pkg <<<"$spec"
