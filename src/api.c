@@ -102,11 +102,20 @@ static ZA_NOINLINE void *malloc_slow(size_t size) {
   return alloc_block(ZA_C_MALLOC, size, ZA_MIN_ALIGN, 0, ZA_OP_MALLOC, size, 0);
 }
 
+/* The calling thread's state if the arena's inline paths (arena.h) may serve it: arena mode,
+ * not a forked child, no failure injection, and the thread has called in before. They count
+ * every call as the program's: in arena mode a block zalloc allocated for itself could not be
+ * told apart at its free anyway. */
+static inline za_thread_t *arena_thread(void) {
+  za_thread_t *t = za_tls_thread;
+  return za_likely(za_arena_fast) ? t : NULL;
+}
+
 /* The arena's blocks of a size class straight from the core (arena.h), with no call on the
  * way; every other case by a tail call to the general path. */
 void *za_malloc(size_t size) {
-  za_thread_t *t = za_tls_thread;
-  if (za_likely(za_arena_fast && t != NULL && size <= ZA_SMALL_MAX)) {
+  za_thread_t *t = arena_thread();
+  if (za_likely(t != NULL && size <= ZA_SMALL_MAX)) {
     void *p = za_arena_malloc_class(t, size);
     if (za_likely(p != NULL)) return p;
   }
@@ -117,8 +126,8 @@ void *za_calloc(size_t n, size_t size) {
   size_t total;
   if (__builtin_mul_overflow(n, size, &total))
     return refuse(ZA_OP_CALLOC, ZA_REQ_OVERFLOW, n, size, NULL, ENOMEM);
-  za_thread_t *t = za_tls_thread;
-  if (za_likely(za_arena_fast && t != NULL && total <= ZA_SMALL_MAX)) {
+  za_thread_t *t = arena_thread();
+  if (za_likely(t != NULL && total <= ZA_SMALL_MAX)) {
     void *p = za_arena_calloc_class(t, total);
     if (za_likely(p != NULL)) return p;
   }
@@ -152,17 +161,16 @@ static ZA_NOINLINE void free_slow(void *p) {
 
 void za_free(void *p) {
   if (!p) return;
-  za_thread_t *t = za_tls_thread;
-  if (za_likely(za_arena_fast && t != NULL) && za_likely(za_arena_free_fast(t, p))) return;
+  za_thread_t *t = arena_thread();
+  if (za_likely(t != NULL) && za_likely(za_arena_free_fast(t, p))) return;
   free_slow(p);
 }
 
 /* The arena's blocks of a size class resized straight in the core (arena.h); every other case
- * on the general path below, zalloc's own calls too (their new blocks are not counted). */
+ * on the general path below. */
 void *za_realloc(void *p, size_t size) {
-  za_thread_t *ft = za_tls_thread;
-  if (za_likely(za_arena_fast && ft != NULL && p != NULL && size - 1 < ZA_SMALL_MAX) &&
-      za_likely(!za_stack_internal())) {
+  za_thread_t *ft = arena_thread();
+  if (za_likely(ft != NULL && p != NULL && size - 1 < ZA_SMALL_MAX)) {
     void *q = za_arena_realloc_fast(ft, p, size);
     if (za_likely(q != NULL)) return q;
   }

@@ -68,12 +68,21 @@ static inline void *za_arena_calloc_class(za_thread_t *t, size_t total) {
   return p;
 }
 
+/* The page of `p` if `p` is a live block of a size class; NULL for anything else (a large
+ * block, a freed one, a pointer into a block or outside zalloc's segments): the general
+ * paths tell which and record it. */
+static inline za_page_t *za_arena_live_page(const void *p) {
+  za_segment_t *seg = za_segment_find(p);
+  if (za_unlikely(seg == NULL)) return NULL;
+  za_page_t *pg = za_segment_page(seg, p);
+  if (za_unlikely(pg->cls == ZA_NO_CLASS) || za_arena_classify(pg, p) != ZA_BLOCK_LIVE) return NULL;
+  return pg;
+}
+
 /* free on the fast path: true if done (a live block of a page, freed and counted). */
 static inline bool za_arena_free_fast(za_thread_t *t, void *p) {
-  za_segment_t *seg = za_segment_find(p);
-  if (za_unlikely(seg == NULL)) return false;
-  za_page_t *pg = za_segment_page(seg, p);
-  if (za_unlikely(pg->cls == ZA_NO_CLASS) || za_arena_classify(pg, p) != ZA_BLOCK_LIVE) return false;
+  za_page_t *pg = za_arena_live_page(p);
+  if (za_unlikely(pg == NULL)) return false;
   unsigned c = pg->cls;                  /* read first: the free may retire the page */
   uint32_t size = pg->block_size;
   za_heap_free(&t->heap, pg, (za_block_t *)p);
@@ -86,10 +95,8 @@ static inline bool za_arena_free_fast(za_thread_t *t, void *p) {
  * from the class's page's free list, the contents copied and the old block freed. NULL: take
  * the general path, `p` untouched. */
 static inline void *za_arena_realloc_fast(za_thread_t *t, void *p, size_t size) {
-  za_segment_t *seg = za_segment_find(p);
-  if (za_unlikely(seg == NULL)) return NULL;
-  za_page_t *pg = za_segment_page(seg, p);
-  if (za_unlikely(pg->cls == ZA_NO_CLASS) || za_arena_classify(pg, p) != ZA_BLOCK_LIVE) return NULL;
+  za_page_t *pg = za_arena_live_page(p);
+  if (za_unlikely(pg == NULL)) return NULL;
   size_t old = pg->block_size;
   if (za_arena_in_place(old, size)) {
     za_stats_call(t, ZA_C_REALLOC);
