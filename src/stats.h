@@ -16,8 +16,8 @@ typedef enum za_counter {
   /* The fast paths count a malloc of one block, or a free of one, in one counter per size
    * class: a single increment, and no byte sum (the class gives the bytes). They are folded
    * into the calls, blocks and bytes above when counters are summed (za_counters_fold).
-   * The statistics were about a sixth of alloc-bench lifo's time with three values bumped
-   * on every call (docs/performance.md). */
+   * The statistics were 13-20% of alloc-bench lifo's and fifo's time with three values
+   * bumped on every call (docs/performance.md). */
   ZA_C_CLASS_MALLOC,
   ZA_C_CLASS_FREE = ZA_C_CLASS_MALLOC + ZA_NCLASS,
   ZA_C_COUNT = ZA_C_CLASS_FREE + ZA_NCLASS
