@@ -16,8 +16,8 @@
 #   --reps N       repetitions of every (workload, configuration) pair; default 5 (--quick: 3)
 #   --raw FILE     also write every measurement, one per line, to FILE
 #   --zalloc PATH  the libzalloc.so to test; default build-bench/libzalloc.so, (re)built first
-#   --zalloc-base PATH  another libzalloc.so, the build before a change: the arena-base
-#                  configuration (below)
+#   --zalloc-base PATH  another libzalloc.so, the build before a change: the arena-base and
+#                  gpa-nochecks-base configurations (below)
 #   --only LIST    run only these workloads (names as in the tables; see The workloads, below)
 #   --configs LIST run only these configurations (glibc, the baseline, always runs); default all
 #                  of those available
@@ -69,6 +69,7 @@
 #                 change to the arena measured against the build before it in the same run, the
 #                 two alternating, as this noisy machine needs (e.g. --configs arena,arena-base
 #                 --reps 11 --only lifo,fifo,python)
+#   gpa-nochecks-base  the same for the GPA with its checks off (below), only when named
 #   jemalloc, mimalloc, tcmalloc   Debian's libraries, preloaded
 #   gpa           zalloc, ZALLOC_MODE=gpa with its default options: 16-frame stacks at every malloc
 #                 and free, guard bytes, the quarantine, the leak check at exit (report to
@@ -184,7 +185,7 @@ add() { allocs+=("$1"); preload[$1]=$2; cenv[$1]=$3; wrap[$1]=$4; }
 
 if [ -n "$configs" ]; then
   for c in ${configs//,/ }; do
-    case $c in glibc|arena|arena-base|jemalloc|mimalloc|tcmalloc|gpa|gpa-nochecks|gpa-sample|page|valgrind|lsan|lsan-full|heaptrack) ;;
+    case $c in glibc|arena|arena-base|jemalloc|mimalloc|tcmalloc|gpa|gpa-nochecks|gpa-nochecks-base|gpa-sample|page|valgrind|lsan|lsan-full|heaptrack) ;;
       *) echo "bench/run.sh: unknown configuration '$c' (see --help)" >&2; exit 2 ;; esac
   done
 fi
@@ -193,6 +194,11 @@ if named arena-base; then
   [ -n "$zbase" ] || { echo "bench/run.sh: the arena-base configuration needs --zalloc-base PATH" >&2; exit 2; }
   [ -f "$zbase" ] || { echo "bench/run.sh: --zalloc-base $zbase: no such file" >&2; exit 2; }
   add arena-base "$(cfg_abs "$zbase")" "ZALLOC_MODE=arena" ""
+fi
+if named gpa-nochecks-base; then
+  [ -n "$zbase" ] || { echo "bench/run.sh: the gpa-nochecks-base configuration needs --zalloc-base PATH" >&2; exit 2; }
+  [ -f "$zbase" ] || { echo "bench/run.sh: --zalloc-base $zbase: no such file" >&2; exit 2; }
+  add gpa-nochecks-base "$(cfg_abs "$zbase")" "ZALLOC_MODE=gpa ZALLOC_STACK_DEPTH=0 ZALLOC_QUARANTINE=0 ZALLOC_GUARD=0" ""
 fi
 for spec in jemalloc:libjemalloc.so.2:libjemalloc2 mimalloc:libmimalloc.so.2:libmimalloc2.0 \
             tcmalloc:libtcmalloc_minimal.so.4:libtcmalloc-minimal4; do

@@ -111,12 +111,22 @@ static inline za_thread_t *arena_thread(void) {
   return za_likely(za_arena_fast) ? t : NULL;
 }
 
-/* The arena's blocks of a size class straight from the core (arena.h), with no call on the
- * way; every other case by a tail call to the general path. */
+/* The same for the GPA's (gpa.h): the GPA with its checks off, a thread that has called in
+ * before, and a call that is the program's (zalloc's own blocks are not counted or reported). */
+static inline za_thread_t *gpa_thread(void) {
+  za_thread_t *t = za_tls_thread;
+  return za_gpa_fast && t != NULL && !za_stack_internal() ? t : NULL;
+}
+
+/* The arena's and the checks-off GPA's blocks of a size class straight from the core (arena.h,
+ * gpa.h), with no call on the way; every other case by a tail call to the general path. */
 void *za_malloc(size_t size) {
   za_thread_t *t = arena_thread();
   if (za_likely(t != NULL && size <= ZA_SMALL_MAX)) {
     void *p = za_arena_malloc_class(t, size);
+    if (za_likely(p != NULL)) return p;
+  } else if (size <= ZA_GPA_SLOT_MAX && (t = gpa_thread()) != NULL) {
+    void *p = za_gpa_alloc_fast(t, size, false);
     if (za_likely(p != NULL)) return p;
   }
   return malloc_slow(size);
@@ -129,6 +139,9 @@ void *za_calloc(size_t n, size_t size) {
   za_thread_t *t = arena_thread();
   if (za_likely(t != NULL && total <= ZA_SMALL_MAX)) {
     void *p = za_arena_calloc_class(t, total);
+    if (za_likely(p != NULL)) return p;
+  } else if (total <= ZA_GPA_SLOT_MAX && (t = gpa_thread()) != NULL) {
+    void *p = za_gpa_alloc_fast(t, total, true);
     if (za_likely(p != NULL)) return p;
   }
   return alloc_block(ZA_C_CALLOC, total, ZA_MIN_ALIGN, ZA_ALLOC_ZERO, ZA_OP_CALLOC, n, size);
@@ -162,7 +175,11 @@ static ZA_NOINLINE void free_slow(void *p) {
 void za_free(void *p) {
   if (!p) return;
   za_thread_t *t = arena_thread();
-  if (za_likely(t != NULL) && za_likely(za_arena_free_fast(t, p))) return;
+  if (za_likely(t != NULL)) {
+    if (za_likely(za_arena_free_fast(t, p))) return;
+  } else if ((t = gpa_thread()) != NULL && za_gpa_free_fast(t, p)) {
+    return;
+  }
   free_slow(p);
 }
 

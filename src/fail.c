@@ -1,6 +1,7 @@
 /* zalloc - allocations that fail on purpose (see fail.h). */
 #include "fail.h"
 #include "arena.h"
+#include "gpa.h"
 #include "elfsym.h"
 #include "lock.h"
 #include "options.h"
@@ -221,8 +222,8 @@ void za_fail_init(void) {
   if (za_opt.fail_match[0]) verdicts = za_os_reserve(VERDICTS);
   za_fail_on = injecting || census || za_opt.limit;
   if (injecting) describe();
-  /* The arena's inline paths know nothing of this layer: everything takes the general path. */
-  if (za_fail_on) za_arena_fast = false;
+  /* The inline paths (arena.h, gpa.h) know nothing of this layer: everything takes the general path. */
+  if (za_fail_on) za_arena_fast = za_gpa_fast = false;
 }
 
 bool za_fail_wants_stacks(void) { return injecting || census || za_opt.limit; }

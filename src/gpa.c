@@ -23,7 +23,11 @@
  *
  * The core checks its links stay inside their page; the GPA also checks that every slot the
  * core hands out is free by its record, so a write after free that forged a link is reported
- * (and the page's list dropped) instead of a live block being handed out twice. */
+ * (and the page's list dropped) instead of a live block being handed out twice.
+ *
+ * With guards, quarantine, stacks and sampling off, malloc, calloc and free of a slot take
+ * inline paths (gpa.h) that do what za_gpa_alloc and za_gpa_free do in that case, and leave
+ * anything else (a free that is not of a live block, a realloc, a large block) to them. */
 #include "gpa.h"
 #include "findings.h"
 #include "large.h"
@@ -39,47 +43,20 @@
 /* ---- records -------------------------------------------------------------------------------- */
 
 #define GUARD_MIN 16u
-/* The largest slot the GPA takes from the core; bigger blocks get their own mappings (large.c)
- * and, like them, skip the quarantine, as before the core: filling and checking blocks of
- * 32 KiB to 128 KiB at every free made a multi-threaded program that forks copy more pages
- * (tests/conformance fork_while_threads_allocate: 1.73 -> 1.48 million page faults). */
-#define SLOT_MAX ((size_t)32 << 10)
-
-enum { ST_NEVER, ST_LIVE, ST_QUARANTINED, ST_FREE }; /* record states */
-
-/* One per slot, 24 bytes. `word`: state (bits 0-1), kind (2-3), internal (4), the fork epoch
- * the block was allocated in (16-31); CAS'd on free. `size_lead`: see size_lead(). */
-typedef struct rec {
-  _Atomic uint32_t word;
-  uint32_t size_lead;
-  za_stack_id_t alloc_stack, free_stack;
-  int32_t alloc_tid, free_tid;
-} rec_t;
-
-/* Extension bits per 16 bytes of heap: one record per slot, and no slot is under 16 bytes. */
-#define REC_BITS ((unsigned)sizeof(rec_t) * 8)
-_Static_assert(sizeof(rec_t) == 24, "records are 24 bytes");
-_Static_assert(REC_BITS == ZA_GPA_EXT_BITS, "gpa.h says how big the records are");
-
-#define W_STATE(w) ((w) & 3u)
-#define W_KIND(w) (((w) >> 2) & 3u)
-#define W_INTERNAL 16u
-#define W_EPOCH(w) ((w) >> 16)
-/* The requested size (bits 0-17: a slot is at most 128 KiB) and the block's offset in its slot
- * in 16-byte units (bits 18-31). */
-#define REC_SIZE(r) ((r)->size_lead & 0x3ffffu)
-#define REC_LEAD(r) (((r)->size_lead >> 18) * 16u)
-static inline uint32_t size_lead(size_t size, size_t lead) {
-  return (uint32_t)size | (uint32_t)(lead / 16) << 18;
-}
-_Static_assert(ZA_CLASS_MAX < ((size_t)1 << 18), "sizes fit in size_lead");
-
-static inline rec_t *rec_of(const za_page_t *pg, uint32_t idx) { return (rec_t *)pg->ext + idx; }
 
 /* The core carved `n` fresh slots from `first`: their records may be from an earlier use of
  * the page. */
 static void reset_records(za_page_t *pg, uintptr_t first, uint32_t n) {
-  memset(rec_of(pg, za_page_slot(pg, first)), 0, (size_t)n * sizeof(rec_t));
+  za_rec_t *r = za_rec_of(pg, za_page_slot(pg, first));
+  memset(r, 0, (size_t)n * sizeof(za_rec_t));
+  if (za_opt.stack_depth) memset(za_rec_stacks_of(pg, r), 0, (size_t)n * sizeof(za_rec_stacks_t));
+}
+
+/* The stacks of the slot whose record is `r`: none when none are captured. Their array is then
+ * neither written nor read (nor reset, above: it may hold records of the page's earlier use),
+ * so its memory is never touched. */
+static za_rec_stacks_t rec_stacks(const za_page_t *pg, const za_rec_t *r) {
+  return za_opt.stack_depth ? *za_rec_stacks_of(pg, r) : (za_rec_stacks_t){0, 0};
 }
 
 /* A free slot's link was overwritten: the program wrote to a block after freeing it. */
@@ -115,11 +92,6 @@ static void gpa_thread_exit(za_thread_t *t) { za_quarantine_flush(t, &gpa_of(t)-
 
 /* ---- allocation ---------------------------------------------------------------------------- */
 
-static inline uint32_t make_word(unsigned state, unsigned flags) {
-  uint32_t epoch = atomic_load_explicit(&za_epoch, memory_order_relaxed) & 0xffffu;
-  return state | ZA_ALLOC_KIND(flags) << 2 | ((flags & ZA_ALLOC_INTERNAL) ? W_INTERNAL : 0) |
-         epoch << 16;
-}
 
 static inline za_stack_id_t capture(unsigned flags) {
   return za_opt.stack_depth && !(flags & ZA_ALLOC_INTERNAL) ? za_stack_capture(za_opt.stack_depth) : 0;
@@ -143,7 +115,7 @@ static void *large_alloc(za_thread_t *t, size_t size, size_t align, unsigned fla
 /* A slot of class `c` whose record says it is free. Anything else means the program forged a
  * free slot's link (a write after free): reported, and the page's list dropped - the slot
  * handed out is left alone (it belongs to a live or quarantined block). */
-static uintptr_t take_slot(za_thread_t *t, unsigned c, za_page_t **pgp, rec_t **rp) {
+static uintptr_t take_slot(za_thread_t *t, unsigned c, za_page_t **pgp, za_rec_t **rp) {
   for (;;) {
     za_page_t *pg = t->heap.direct[c];
     uintptr_t slot = (uintptr_t)za_heap_pop(pg);
@@ -153,16 +125,14 @@ static uintptr_t take_slot(za_thread_t *t, unsigned c, za_page_t **pgp, rec_t **
       pg = za_segment_page(za_segment_find((void *)slot), (void *)slot);
     }
     uint32_t idx = za_page_slot(pg, slot);
-    rec_t *r = rec_of(pg, idx);
-    unsigned st = W_STATE(atomic_load_explicit(&r->word, memory_order_relaxed));
-    if (za_likely((st == ST_NEVER || st == ST_FREE) && za_page_slot_addr(pg, idx) == slot)) {
+    za_rec_t *r = za_rec_of(pg, idx);
+    unsigned st = ZA_REC_STATE(atomic_load_explicit(&r->word, memory_order_relaxed));
+    if (za_likely((st == ZA_REC_NEVER || st == ZA_REC_FREE) && za_page_slot_addr(pg, idx) == slot)) {
       *pgp = pg;
       *rp = r;
       return slot;
     }
-    link_broken((void *)slot);
-    pg->free = NULL;
-    pg->used--;       /* not handed out after all */
+    za_gpa_slot_refused(pg, slot);
   }
 }
 
@@ -181,24 +151,27 @@ void *za_gpa_alloc(za_thread_t *t, size_t size, size_t align, unsigned flags) {
   size_t lead = za_opt.guard ? GUARD_MIN : 0;
   size_t need = size + (za_opt.guard ? 2 * GUARD_MIN : 0);
   if (align > ZA_MIN_ALIGN) need += align - ZA_MIN_ALIGN;
-  if (za_unlikely(need > SLOT_MAX || align > ZA_PAGE_SIZE || need < size))
+  if (za_unlikely(need > ZA_GPA_SLOT_MAX || align > ZA_PAGE_SIZE || need < size))
     return large_alloc(t, size, align, flags);
   za_page_t *pg;
-  rec_t *r;
+  za_rec_t *r;
   uintptr_t slot = take_slot(t, za_class_of(need ? need : 1), &pg, &r);
   if (za_unlikely(!slot)) return NULL;
   uintptr_t p = za_align_up_ptr(slot + lead, align);
-  r->size_lead = size_lead(size, p - slot);
-  r->alloc_stack = capture(flags);
+  r->size_lead = za_rec_size_lead(size, p - slot);
   r->alloc_tid = t->tid;
-  r->free_stack = 0;
   r->free_tid = 0;
+  if (za_opt.stack_depth) { /* else they stay 0, and their cache lines untouched */
+    za_rec_stacks_t *s = za_rec_stacks_of(pg, r);
+    s->alloc = capture(flags);
+    s->free = 0;
+  }
   if (za_opt.guard) {
     memset((void *)slot, ZA_GUARD_BYTE, p - slot);
     memset((void *)(p + size), ZA_GUARD_BYTE, slot + pg->block_size - (p + size));
   }
   if (flags & ZA_ALLOC_ZERO) memset((void *)p, 0, size);
-  atomic_store_explicit(&r->word, make_word(ST_LIVE, flags), memory_order_release);
+  atomic_store_explicit(&r->word, za_rec_word(ZA_REC_LIVE, flags), memory_order_release);
   return (void *)p;
 }
 
@@ -206,15 +179,16 @@ void *za_gpa_alloc(za_thread_t *t, size_t size, size_t align, unsigned flags) {
 
 typedef struct where {
   za_page_t *page;
-  rec_t *rec;
+  za_rec_t *rec;
   uintptr_t slot;
 } where_t;
 
-static void fill_info(const rec_t *r, uint32_t w, za_block_info_t *info) {
-  *info = (za_block_info_t){.size = REC_SIZE(r), .usable = REC_SIZE(r), .epoch = W_EPOCH(w),
-                            .kind = (uint8_t)W_KIND(w),
-                            .internal = (w & W_INTERNAL) != 0,
-                            .alloc_stack = r->alloc_stack, .free_stack = r->free_stack,
+static void fill_info(const za_page_t *pg, const za_rec_t *r, uint32_t w, za_block_info_t *info) {
+  za_rec_stacks_t s = rec_stacks(pg, r);
+  *info = (za_block_info_t){.size = ZA_REC_SIZE(r), .usable = ZA_REC_SIZE(r), .epoch = ZA_REC_EPOCH(w),
+                            .kind = (uint8_t)ZA_REC_KIND(w),
+                            .internal = (w & ZA_REC_INTERNAL) != 0,
+                            .alloc_stack = s.alloc, .free_stack = s.free,
                             .alloc_tid = r->alloc_tid, .free_tid = r->free_tid};
 }
 
@@ -226,15 +200,15 @@ static za_block_state_t classify(za_segment_t *seg, uintptr_t p, where_t *wh, za
   uint32_t idx = za_page_slot(pg, p);
   uintptr_t slot = za_page_slot_addr(pg, idx);
   if (slot >= pg->bump) return ZA_BLOCK_INTERIOR;   /* never carved: nothing was there */
-  rec_t *r = rec_of(pg, idx);
+  za_rec_t *r = za_rec_of(pg, idx);
   uint32_t w = atomic_load_explicit(&r->word, memory_order_acquire);
-  if (W_STATE(w) == ST_NEVER || p != slot + REC_LEAD(r)) return ZA_BLOCK_INTERIOR;
+  if (ZA_REC_STATE(w) == ZA_REC_NEVER || p != slot + ZA_REC_LEAD(r)) return ZA_BLOCK_INTERIOR;
   wh->page = pg;
   wh->rec = r;
   wh->slot = slot;
   *wordp = w;
-  fill_info(r, w, info);
-  return W_STATE(w) == ST_LIVE ? ZA_BLOCK_LIVE : ZA_BLOCK_FREED;
+  fill_info(pg, r, w, info);
+  return ZA_REC_STATE(w) == ZA_REC_LIVE ? ZA_BLOCK_LIVE : ZA_BLOCK_FREED;
 }
 
 /* The large table records the block with its guard room: give the program's view. */
@@ -321,8 +295,8 @@ static void check_large_guard(const void *p, const za_block_info_t *info, za_op_
 /* The slot of a block that is now dead (freed, out of the quarantine) goes back to the core. */
 static void slot_release(za_thread_t *t, const where_t *wh) {
   uint32_t w = atomic_load_explicit(&wh->rec->word, memory_order_relaxed);
-  if (W_STATE(w) != ST_FREE)
-    atomic_store_explicit(&wh->rec->word, (w & ~3u) | ST_FREE, memory_order_release);
+  if (ZA_REC_STATE(w) != ZA_REC_FREE)
+    atomic_store_explicit(&wh->rec->word, (w & ~3u) | ZA_REC_FREE, memory_order_release);
   za_heap_free(&t->heap, wh->page, (za_block_t *)wh->slot);
 }
 
@@ -339,22 +313,22 @@ void za_gpa_release(za_thread_t *t, uintptr_t p) {
 /* Free the live block `p` at `wh` whose record word is `w`: exactly one caller wins. */
 static za_block_state_t free_slot(za_thread_t *t, uintptr_t p, const where_t *wh, uint32_t w,
                                   za_block_info_t *info, za_op_t op) {
-  rec_t *r = wh->rec;
-  uint32_t dead = (w & ~3u) | (za_opt.quarantine ? ST_QUARANTINED : ST_FREE);
+  za_rec_t *r = wh->rec;
+  uint32_t dead = (w & ~3u) | (za_opt.quarantine ? ZA_REC_QUARANTINED : ZA_REC_FREE);
   if (!atomic_compare_exchange_strong_explicit(&r->word, &w, dead, memory_order_acq_rel, memory_order_acquire)) {
-    fill_info(r, w, info);
-    return W_STATE(w) == ST_LIVE ? ZA_BLOCK_INTERIOR : ZA_BLOCK_FREED; /* reused meanwhile */
+    fill_info(wh->page, r, w, info);
+    return ZA_REC_STATE(w) == ZA_REC_LIVE ? ZA_BLOCK_INTERIOR : ZA_BLOCK_FREED; /* reused meanwhile */
   }
   if (za_opt.guard) check_guards(wh->page, wh->slot, p, info, op);
-  r->free_stack = (w & W_INTERNAL) ? 0 : capture(0);
+  if (za_opt.stack_depth) za_rec_stacks_of(wh->page, r)->free = (w & ZA_REC_INTERNAL) ? 0 : capture(0);
   r->free_tid = t->tid;
   if (za_opt.quarantine) {
     memset((void *)p, ZA_FREED_BYTE, info->size);
     /* What the block holds while it waits: its slot, its record and its quarantine entry, so
      * ZALLOC_QUARANTINE bounds the memory the quarantine really costs. */
-    size_t held = wh->page->block_size + sizeof(rec_t) + sizeof(uintptr_t);
+    size_t held = wh->page->block_size + sizeof(za_rec_t) + sizeof(za_rec_stacks_t) + sizeof(uintptr_t);
     if (za_quarantine_put(t, &gpa_of(t)->qbatch, p, held)) return ZA_BLOCK_LIVE;
-    atomic_store_explicit(&r->word, (dead & ~3u) | ST_FREE, memory_order_release);
+    atomic_store_explicit(&r->word, (dead & ~3u) | ZA_REC_FREE, memory_order_release);
   }
   slot_release(t, wh);
   return ZA_BLOCK_LIVE;
@@ -410,7 +384,7 @@ static za_block_state_t gpa_resize(za_thread_t *t, void *p, size_t new_size, za_
   size_t room = slot_end - (uintptr_t)p - (za_opt.guard ? GUARD_MIN : 0);
   /* Shrinking a lot moves the block too, so a big slot is not held by a small block. */
   if (new_size <= room && new_size >= room / 4) {
-    wh.rec->size_lead = size_lead(new_size, (uintptr_t)p - wh.slot);
+    wh.rec->size_lead = za_rec_size_lead(new_size, (uintptr_t)p - wh.slot);
     if (za_opt.guard)
       memset((char *)p + new_size, ZA_GUARD_BYTE, slot_end - ((uintptr_t)p + new_size));
     *resized = p;
@@ -434,12 +408,12 @@ static void live_in_page(void *arg, za_page_t *pg) {
   live_ctx_t *lc = arg;
   uint32_t epoch = atomic_load_explicit(&za_epoch, memory_order_relaxed) & 0xffffu;
   for (uint32_t i = 0, n = carved(pg); i < n; i++) {
-    rec_t *r = rec_of(pg, i);
+    za_rec_t *r = za_rec_of(pg, i);
     uint32_t w = atomic_load_explicit(&r->word, memory_order_acquire);
-    if (W_STATE(w) != ST_LIVE) continue;
-    za_live_block_t b = {.addr = za_page_slot_addr(pg, i) + REC_LEAD(r), .size = REC_SIZE(r),
-                         .alloc_stack = r->alloc_stack, .tid = r->alloc_tid,
-                         .internal = (w & W_INTERNAL) != 0, .inherited = W_EPOCH(w) != epoch};
+    if (ZA_REC_STATE(w) != ZA_REC_LIVE) continue;
+    za_live_block_t b = {.addr = za_page_slot_addr(pg, i) + ZA_REC_LEAD(r), .size = ZA_REC_SIZE(r),
+                         .alloc_stack = rec_stacks(pg, r).alloc, .tid = r->alloc_tid,
+                         .internal = (w & ZA_REC_INTERNAL) != 0, .inherited = ZA_REC_EPOCH(w) != epoch};
     lc->fn(lc->ctx, &b);
   }
 }
@@ -466,15 +440,15 @@ static void check_page(void *arg, za_page_t *pg) {
   (void)arg;
   uint32_t epoch = atomic_load_explicit(&za_epoch, memory_order_relaxed) & 0xffffu;
   for (uint32_t i = 0, n = carved(pg); i < n; i++) {
-    rec_t *r = rec_of(pg, i);
+    za_rec_t *r = za_rec_of(pg, i);
     uint32_t w = atomic_load_explicit(&r->word, memory_order_acquire);
-    if (W_EPOCH(w) != epoch) continue;
-    uintptr_t slot = za_page_slot_addr(pg, i), p = slot + REC_LEAD(r);
+    if (ZA_REC_EPOCH(w) != epoch) continue;
+    uintptr_t slot = za_page_slot_addr(pg, i), p = slot + ZA_REC_LEAD(r);
     za_block_info_t info;
-    fill_info(r, w, &info);
-    if (W_STATE(w) == ST_LIVE && za_opt.guard && !(w & W_INTERNAL)) {
+    fill_info(pg, r, w, &info);
+    if (ZA_REC_STATE(w) == ZA_REC_LIVE && za_opt.guard && !(w & ZA_REC_INTERNAL)) {
       check_guards(pg, slot, p, &info, ZA_OP_EXIT);
-    } else if (W_STATE(w) == ST_QUARANTINED) {
+    } else if (ZA_REC_STATE(w) == ZA_REC_QUARANTINED) {
       check_freed(p, &info, ZA_OP_EXIT);
     }
   }
@@ -502,12 +476,12 @@ static void gpa_check_all(void) {
 static za_block_state_t slot_block(const za_page_t *pg, uint32_t idx, uintptr_t *start,
                                    za_block_info_t *info) {
   if (za_page_slot_addr(pg, idx) >= pg->bump) return ZA_BLOCK_FOREIGN;
-  const rec_t *r = rec_of(pg, idx);
+  const za_rec_t *r = za_rec_of(pg, idx);
   uint32_t w = atomic_load_explicit(&r->word, memory_order_acquire);
-  if (W_STATE(w) == ST_NEVER) return ZA_BLOCK_FOREIGN;
-  *start = za_page_slot_addr(pg, idx) + REC_LEAD(r);
-  fill_info(r, w, info);
-  return W_STATE(w) == ST_LIVE ? ZA_BLOCK_LIVE : ZA_BLOCK_FREED;
+  if (ZA_REC_STATE(w) == ZA_REC_NEVER) return ZA_BLOCK_FOREIGN;
+  *start = za_page_slot_addr(pg, idx) + ZA_REC_LEAD(r);
+  fill_info(pg, r, w, info);
+  return ZA_REC_STATE(w) == ZA_REC_LIVE ? ZA_BLOCK_LIVE : ZA_BLOCK_FREED;
 }
 
 /* Lock-free: records and page descriptors are only read. An address in a slot's leading guard
@@ -549,10 +523,19 @@ static void link_broken(const void *where) {
   za_finding_corrupt(ZA_CORRUPT_WRITE_AFTER_FREE, where, &none, 0, ZA_OP_REUSE);
 }
 
+bool za_gpa_fast;
+
+void za_gpa_slot_refused(za_page_t *pg, uintptr_t slot) {
+  link_broken((void *)slot);
+  pg->free = NULL;
+  pg->used--;       /* not handed out after all */
+}
+
 static void gpa_init(void) {
   za_heap_carve_hook = reset_records;
   za_heap_corrupt_hook = link_broken;
   if (za_opt.sample) za_page_init();
+  za_gpa_fast = !za_opt.guard && !za_opt.quarantine && !za_opt.stack_depth && !za_opt.sample;
 }
 
 static size_t gpa_counted_size(const void *p, size_t requested) {
@@ -572,12 +555,16 @@ static size_t gpa_mapped_bytes(void) {
 
 static void gpa_fork_prepare(void) { za_quarantine_fork_prepare(); }
 static void gpa_fork_parent(void) { za_quarantine_fork_parent(); }
-static void gpa_fork_child(void) { za_quarantine_fork_child(); }
+/* A forked child takes the general paths, which tell its blocks from its parent's. */
+static void gpa_fork_child(void) {
+  za_gpa_fast = false;
+  za_quarantine_fork_child();
+}
 
 const za_backend_t za_gpa_backend = {
   .name = "gpa",
   .checks = true,
-  .ext_bits = REC_BITS,
+  .ext_bits = ZA_REC_BITS,
   .init = gpa_init,
   .thread_init = gpa_thread_init,
   .thread_exit = gpa_thread_exit,

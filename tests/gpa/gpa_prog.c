@@ -8,6 +8,7 @@
 #define _GNU_SOURCE
 #include <malloc.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -178,6 +179,52 @@ SCENARIO scenario_several(void) {
   return 0;
 }
 
+/* A deterministic mix of malloc, calloc, realloc and free over sizes 0 to 40000 (both sides of
+ * the GPA's largest slot), blocks freed in random order, and 10 of them lost at the end: the
+ * report's counts must not depend on which path (inline or general) served each call. */
+SCENARIO scenario_mixed(void) {
+  enum { SLOTS = 256, OPS = 40000 };
+  static char *held[SLOTS];
+  static size_t held_size[SLOTS];
+  uint64_t x = 0x9e3779b97f4a7c15u;
+  int bad = 0;
+  for (int op = 0; op < OPS; op++) {
+    x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+    unsigned i = (unsigned)(x % SLOTS), what = (unsigned)(x >> 32) % 4;
+    size_t size = (x >> 40) % 8 == 0 ? (size_t)(x >> 20) % 40001 : (size_t)(x >> 20) % 600;
+    if (held[i] && what < 2) {
+      for (size_t k = 0; k < held_size[i] && k < 64; k++) bad |= held[i][k] != (char)(i + k);
+      free(held[i]);
+      held[i] = NULL;
+    } else if (held[i]) {
+      char *q = realloc(held[i], size);
+      if (size == 0) {     /* freed, as glibc */
+        held[i] = NULL;
+        continue;
+      }
+      for (size_t k = 0; k < held_size[i] && k < size && k < 64; k++) bad |= q[k] != (char)(i + k);
+      held[i] = q, held_size[i] = size;
+      for (size_t k = 0; k < size && k < 64; k++) q[k] = (char)(i + k);
+    } else {
+      char *q = what == 3 ? calloc(1, size) : malloc(size);
+      if (what == 3)
+        for (size_t k = 0; k < size; k++) bad |= q[k] != 0;
+      held[i] = q, held_size[i] = size;
+      for (size_t k = 0; k < size && k < 64; k++) q[k] = (char)(i + k);
+    }
+  }
+  int lost = 0;
+  for (int i = 0; i < SLOTS; i++) {
+    if (held[i] && lost < 10) {
+      held[i] = launder(NULL);   /* dropped: definitely lost */
+      lost++;
+    }
+    free(held[i]);
+  }
+  say("intact=%s\n", bad ? "no" : "yes");
+  return 0;
+}
+
 int main(int argc, char **argv) {
   static const struct { const char *name; int (*run)(void); } scenarios[] = {
     {"double-free", scenario_double_free},
@@ -195,6 +242,7 @@ int main(int argc, char **argv) {
     {"calloc-reuse", scenario_calloc_reuse},
     {"realloc-guard", scenario_realloc_guard},
     {"several", scenario_several},
+    {"mixed", scenario_mixed},
   };
   if (argc < 2) return 64;
   for (size_t i = 0; i < sizeof scenarios / sizeof scenarios[0]; i++)

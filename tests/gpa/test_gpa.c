@@ -13,6 +13,10 @@
 
 #define TIMEOUT 60
 
+/* The GPA with every check that needs its general path off: malloc, calloc and free of a slot
+ * take the inline paths (gpa.h). */
+#define CHECKS_OFF "ZALLOC_STACK_DEPTH=0", "ZALLOC_QUARANTINE=0", "ZALLOC_GUARD=0"
+
 static void run(zr_run_t *z, const char *scenario, const char *const *extra) {
   zr_start(z, (const char *const[]){GPA_PROG, scenario, NULL}, extra, TIMEOUT);
 }
@@ -333,6 +337,68 @@ Test(gpa, no_quarantine_no_write_after_free_but_double_free_still_found) {
   zr_end(&z);
 }
 
+/* ---- checks off: the inline paths ---------------------------------------------------------- */
+
+/* Every free that is not of a live block leaves the inline path for the general one, which
+ * finds it as with the checks on (the stacks aside: none are captured). */
+Test(gpa, checks_off_still_finds_double_invalid_and_cross_thread_frees) {
+  static const char *const off[] = {CHECKS_OFF, NULL};
+  static const struct { const char *scenario, *errors, *line; } cases[] = {
+    {"double-free", "1 (1 double free)", "double free: free(%s): the block was already freed (40 bytes)"},
+    {"invalid-free-interior", "1 (1 invalid free)",
+     "invalid free: free(%s): inside zalloc's heap but not the start of a block (interior pointer?)"},
+    {"invalid-free-stack", "1 (1 invalid free)",
+     "invalid free: free(%s): not a block zalloc handed out (another allocator, static or stack memory)"},
+    {"realloc-freed", "1 (1 invalid realloc)", "invalid pointer: realloc(%s): the block was freed (40 bytes)"},
+    {"thread-double-free", "1 (1 double free)", "double free: free(%s): the block was already freed (48 bytes)"},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    zr_run_t z;
+    long pid;
+    char *log = run_log(&z, cases[i].scenario, off, &pid);
+    char *p = zr_value(z.r.out, "p");
+    char *what = zr_fmt(cases[i].line, p);
+    zr_assert_line(log, "==%ld==   heap errors: %s", pid, cases[i].errors);
+    cr_assert_not_null(strstr(log, what), "%s: no \"%s\" in\n%s", cases[i].scenario, what, log);
+    free(what), free(p), free(log);
+    zr_end(&z);
+  }
+}
+
+/* The JSON report's object `key` (flat: no nested objects), or fails. */
+static char *json_object(const char *json, const char *key) {
+  char *at = strstr(json, key);
+  cr_assert_not_null(at, "no %s in %s", key, json);
+  char *end = strchr(at, '}');
+  cr_assert_not_null(end);
+  return strndup(at, (size_t)(end - at + 1));
+}
+
+/* The counts (calls, blocks, bytes requested, peak, live) and the leaks come out the same
+ * whichever path served each call: ZALLOC_LIMIT sends every call down the general path. */
+Test(gpa, checks_off_inline_paths_count_as_the_general_path) {
+  static const char *const settings[][6] = {{CHECKS_OFF, "ZALLOC_FORMAT=json", NULL},
+                                            {CHECKS_OFF, "ZALLOC_FORMAT=json", "ZALLOC_LIMIT=1G", NULL}};
+  char *stats[2], *lost[2];
+  for (size_t i = 0; i < 2; i++) {
+    zr_run_t z;
+    long pid;
+    run(&z, "mixed", settings[i]);
+    zr_assert_ran_to_end(&z);
+    cr_assert(zr_has_line(z.r.out, "intact=yes"), "%s", z.r.out);
+    char *log = zr_only_log(&z, &pid);
+    cr_assert_not_null(strstr(log, "\"errors\":{\"total\":0,"), "%s", log);
+    stats[i] = json_object(log, "\"stats\":");
+    lost[i] = json_object(log, "\"definitely_lost\":");
+    free(log);
+    zr_end(&z);
+  }
+  cr_assert_str_eq(stats[0], stats[1]);
+  cr_assert_str_eq(lost[0], lost[1]);
+  cr_assert_str_eq(lost[0], "\"definitely_lost\":{\"bytes\":72298,\"blocks\":10}");
+  for (size_t i = 0; i < 2; i++) free(stats[i]), free(lost[i]);
+}
+
 /* ---- promises ------------------------------------------------------------------------------ */
 
 Test(gpa, usable_size_is_the_requested_size) {
@@ -347,13 +413,13 @@ Test(gpa, usable_size_is_the_requested_size) {
 }
 
 Test(gpa, calloc_memory_is_zeroed_after_reuse) {
-  static const char *const settings[][2] = {{NULL}, {"ZALLOC_QUARANTINE=0", NULL}};
-  for (size_t i = 0; i < 2; i++) {
+  static const char *const settings[][5] = {{NULL}, {"ZALLOC_QUARANTINE=0", NULL}, {CHECKS_OFF, NULL}};
+  for (size_t i = 0; i < 3; i++) {
     zr_run_t z;
     long pid;
     char *log = run_log(&z, "calloc-reuse", settings[i], &pid);
     cr_assert(zr_has_line(z.r.out, "zeroed=yes"), "%s", z.r.out);
-    if (i == 1) cr_assert(zr_has_line(z.r.out, "reused=yes"), "no slot was reused:\n%s", z.r.out);
+    if (i > 0) cr_assert(zr_has_line(z.r.out, "reused=yes"), "no slot was reused:\n%s", z.r.out);
     zr_assert_no_errors(log, pid);
     free(log);
     zr_end(&z);
