@@ -394,9 +394,14 @@ static int double_free8(int rounds, const char *release) {
 
 /* ---- free-list links --------------------------------------------------------------------- */
 
-/* Where zalloc keeps a freed block's list link: the block's first word (arena), the slot's
- * first word, 16 bytes before the block (gpa, whose slots start with a 16-byte guard). */
-static uintptr_t *link_of(unsigned char *p) { return (uintptr_t *)(arena_mode() ? p : p - 16); }
+/* Where zalloc keeps a freed block's list link: the block's first word (arena, and gpa with
+ * ZALLOC_GUARD=0), the slot's first word, 16 bytes before the block (gpa, whose slots start
+ * with a 16-byte guard). */
+static uintptr_t *link_of(unsigned char *p) {
+  const char *guard = getenv("ZALLOC_GUARD");
+  bool guarded = !arena_mode() && !(guard && strcmp(guard, "0") == 0);
+  return (uintptr_t *)(guarded ? p - 16 : p);
+}
 
 static int link_poison(const char *kind) {
   /* Blocks until one lies in the last page of its segment: 100,000 bytes in arena mode (1 MiB

@@ -19,6 +19,8 @@
 #define ENV(...) ((const char *const[]){__VA_ARGS__, NULL})
 #define GPA ENV("ZALLOC_MODE=gpa")
 #define GPA_NO_QUARANTINE ENV("ZALLOC_MODE=gpa", "ZALLOC_QUARANTINE=0")
+/* The GPA's inline paths (gpa.h): the checks that need the general path off. */
+#define GPA_CHECKS_OFF ENV("ZALLOC_MODE=gpa", "ZALLOC_QUARANTINE=0", "ZALLOC_GUARD=0", "ZALLOC_STACK_DEPTH=0")
 #define ARENA ENV("ZALLOC_MODE=arena")
 #define PAGE ENV("ZALLOC_MODE=page")
 
@@ -160,6 +162,7 @@ Test(hostile, freed_write_gpa_quarantined) { freed_writes(GPA, 64, 64); }
 Test(hostile, freed_write_gpa_unquarantined) { freed_writes(GPA_NO_QUARANTINE, 1, 64); }
 /* arena: the same, for the links it keeps in the blocks. */
 Test(hostile, freed_write_arena) { freed_writes(ARENA, 1, 64); }
+Test(hostile, freed_write_gpa_checks_off) { freed_writes(GPA_CHECKS_OFF, 1, 64); }
 
 /* ---- frees of metadata ------------------------------------------------------------------ */
 
@@ -177,6 +180,7 @@ static void bad_frees(const char *const *env) {
 Test(hostile, bad_free_gpa) { bad_frees(GPA); }
 Test(hostile, bad_free_arena) { bad_frees(ARENA); }
 Test(hostile, bad_free_page) { bad_frees(PAGE); }
+Test(hostile, bad_free_gpa_checks_off) { bad_frees(GPA_CHECKS_OFF); }
 
 /* ---- one pointer, eight threads --------------------------------------------------------- */
 
@@ -196,6 +200,8 @@ static void double_free8(const char *const *env, const char *rounds, const char 
  * lets exactly one win, every round. */
 Test(hostile, double_free8_gpa) { double_free8(GPA, "1000", "together"); }
 Test(hostile, double_free8_page) { double_free8(PAGE, "300", "together"); }
+/* The same on the GPA's inline free: the compare-and-swap is the same. */
+Test(hostile, double_free8_gpa_checks_off) { double_free8(GPA_CHECKS_OFF, "1000", "together"); }
 /* arena: its check (the block's key) is a load and a store, no atomic instruction. Released
  * one by one, the frees are found as double frees, every round; frees that start together can
  * both pass it (docs/promises.md), which is not tested here: it is not repeatable. */
@@ -219,6 +225,7 @@ static void link_poison(const char *const *env) {
 
 Test(hostile, link_poison_gpa) { link_poison(GPA_NO_QUARANTINE); }
 Test(hostile, link_poison_arena) { link_poison(ARENA); }
+Test(hostile, link_poison_gpa_checks_off) { link_poison(GPA_CHECKS_OFF); }
 
 /* A block on a heap's list of frees from other threads, its link overwritten with a live
  * block: the list is checked as it is taken. */
@@ -232,3 +239,4 @@ static void delayed_poison(const char *const *env) {
 
 Test(hostile, delayed_poison_gpa) { delayed_poison(GPA_NO_QUARANTINE); }
 Test(hostile, delayed_poison_arena) { delayed_poison(ARENA); }
+Test(hostile, delayed_poison_gpa_checks_off) { delayed_poison(GPA_CHECKS_OFF); }
