@@ -535,7 +535,9 @@ static void gpa_init(void) {
   za_heap_carve_hook = reset_records;
   za_heap_corrupt_hook = link_broken;
   if (za_opt.sample) za_page_init();
-  za_gpa_fast = !za_opt.guard && !za_opt.quarantine && !za_opt.stack_depth && !za_opt.sample;
+  /* Not in page mode, which calls this too: its blocks are on guarded pages. */
+  za_gpa_fast = za_backend == &za_gpa_backend && !za_opt.guard && !za_opt.quarantine &&
+                !za_opt.stack_depth && !za_opt.sample;
 }
 
 static size_t gpa_counted_size(const void *p, size_t requested) {
