@@ -92,7 +92,6 @@ static void gpa_thread_exit(za_thread_t *t) { za_quarantine_flush(t, &gpa_of(t)-
 
 /* ---- allocation ---------------------------------------------------------------------------- */
 
-
 static inline za_stack_id_t capture(unsigned flags) {
   return za_opt.stack_depth && !(flags & ZA_ALLOC_INTERNAL) ? za_stack_capture(za_opt.stack_depth) : 0;
 }
@@ -161,7 +160,7 @@ void *za_gpa_alloc(za_thread_t *t, size_t size, size_t align, unsigned flags) {
   r->size_lead = za_rec_size_lead(size, p - slot);
   r->alloc_tid = t->tid;
   r->free_tid = 0;
-  if (za_opt.stack_depth) { /* else they stay 0, and their cache lines untouched */
+  if (za_opt.stack_depth) { /* else never read (rec_stacks), and their memory untouched */
     za_rec_stacks_t *s = za_rec_stacks_of(pg, r);
     s->alloc = capture(flags);
     s->free = 0;

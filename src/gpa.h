@@ -120,7 +120,7 @@ static inline void *za_gpa_alloc_fast(za_thread_t *t, size_t size, bool zero) {
     za_gpa_slot_refused(pg, slot);
     return NULL;
   }
-  r->size_lead = za_rec_size_lead(size, 0);   /* the stacks stay 0: none are captured */
+  r->size_lead = za_rec_size_lead(size, 0);   /* no stacks: none are captured */
   r->alloc_tid = t->tid;
   r->free_tid = 0;
   if (zero) memset((void *)slot, 0, size);
