@@ -18,9 +18,8 @@ za_block_state_t za_arena_free_slow(za_thread_t *t, void *p, za_block_info_t *in
  * freed-block key) or INTERIOR (not the start of a block handed out). */
 static inline za_block_state_t za_arena_classify(const za_page_t *pg, const void *p) {
   if (za_unlikely(pg == NULL)) return ZA_BLOCK_INTERIOR;
-  uintptr_t a = (uintptr_t)p;
-  uint32_t idx = za_page_slot(pg, a);
-  if (za_unlikely(za_page_slot_addr(pg, idx) != a || a >= pg->bump)) return ZA_BLOCK_INTERIOR;
+  uint32_t idx;
+  if (za_unlikely(!za_heap_block_start(pg, (uintptr_t)p, &idx))) return ZA_BLOCK_INTERIOR;
   /* Either key: on a free list, or waiting on a heap's list of delayed frees (heap.h). */
   const za_block_t *b = p;
   if (za_unlikely(((b->key ^ za_heap_key(b, b->next)) & ~(uintptr_t)2) == 0)) return ZA_BLOCK_FREED;
@@ -72,10 +71,9 @@ static inline void *za_arena_calloc_class(za_thread_t *t, size_t total) {
  * block, a freed one, a pointer into a block or outside zalloc's segments): the general
  * paths tell which and record it. */
 static inline za_page_t *za_arena_live_page(const void *p) {
-  za_segment_t *seg = za_segment_find(p);
-  if (za_unlikely(seg == NULL)) return NULL;
-  za_page_t *pg = za_segment_page(seg, p);
-  if (za_unlikely(pg->cls == ZA_NO_CLASS) || za_arena_classify(pg, p) != ZA_BLOCK_LIVE) return NULL;
+  za_segment_t *seg;
+  za_page_t *pg = za_heap_page_of(p, &seg);
+  if (za_unlikely(pg == NULL) || za_arena_classify(pg, p) != ZA_BLOCK_LIVE) return NULL;
   return pg;
 }
 

@@ -133,13 +133,10 @@ static inline void *za_gpa_alloc_fast(za_thread_t *t, size_t size, bool zero) {
 /* free on the fast path: true if done (a live block malloc'ed by the program, at the start of
  * its slot, freed and counted); false, `p` untouched: the general path. */
 static inline bool za_gpa_free_fast(za_thread_t *t, void *p) {
-  za_segment_t *seg = za_segment_find(p);
-  if (za_unlikely(seg == NULL)) return false;
-  za_page_t *pg = za_segment_page(seg, p);
-  uintptr_t a = (uintptr_t)p;
-  if (za_unlikely(pg->cls == ZA_NO_CLASS)) return false;
-  uint32_t idx = za_page_slot(pg, a);
-  if (za_unlikely(za_page_slot_addr(pg, idx) != a || a >= pg->bump)) return false;
+  za_segment_t *seg;
+  za_page_t *pg = za_heap_page_of(p, &seg);
+  uint32_t idx;
+  if (za_unlikely(pg == NULL || !za_heap_block_start(pg, (uintptr_t)p, &idx))) return false;
   za_rec_t *r = za_rec_of(pg, idx);
   uint32_t w = atomic_load_explicit(&r->word, memory_order_acquire);
   const uint32_t want = ZA_REC_LIVE | ZA_KIND_MALLOC << 2;

@@ -137,9 +137,8 @@ static inline void za_heap_free(za_heap_t *h, za_page_t *pg, za_block_t *b) {
   }
 }
 
-/* The page of `p` if it is a block handed out from a page of ours (its start, in a page that
- * serves a class, below the page's untouched end); NULL otherwise, with *seg set when the
- * address is in a segment at all. Reads only out-of-band metadata. */
+/* The page of `p` if `p` lies in a page of ours that serves a class; NULL otherwise, with *seg
+ * set when the address is in a segment at all. Reads only out-of-band metadata. */
 static inline za_page_t *za_heap_page_of(const void *p, za_segment_t **segp) {
   za_segment_t *seg = za_segment_find(p);
   *segp = seg;
@@ -147,6 +146,13 @@ static inline za_page_t *za_heap_page_of(const void *p, za_segment_t **segp) {
   za_page_t *pg = za_segment_page(seg, p);
   if (pg->cls == ZA_NO_CLASS) return NULL;
   return pg;
+}
+
+/* Is `a` the start of a block of page `pg` that was ever handed out (carved, below the page's
+ * untouched end)? *idx: its slot. */
+static inline bool za_heap_block_start(const za_page_t *pg, uintptr_t a, uint32_t *idx) {
+  *idx = za_page_slot(pg, a);
+  return za_page_slot_addr(pg, *idx) == a && a < pg->bump;
 }
 
 void za_heap_fork_prepare(void);
