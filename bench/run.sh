@@ -99,8 +99,9 @@
 # median CPU time (user + system: less disturbed by other load on a shared machine than wall
 # time) and the largest peak RSS over the repetitions, as a ratio to glibc's from the same run
 # (lower is better). A run that fails, crashes, times out or prints something other than what it
-# prints under glibc is reported as such and not timed again. The last section compares the
-# checked modes with each other and states the GPA's targets as met or not met.
+# prints under glibc is reported as such and not timed again. Then the arena's targets (issue
+# 11: against the best of jemalloc, mimalloc and tcmalloc on python, perl, gcc, git, sqlite and
+# churn-random) and the GPA's, as met or not met, and the checked modes compared with each other.
 # Needs: bench/install-competitors.sh (as root) first.
 set -euo pipefail
 export LC_ALL=C
@@ -550,6 +551,58 @@ for group in micro real stack spawn; do
   echo
   table rss "${ws[@]}"
 done
+
+# ---- the arena's targets ---------------------------------------------------------------------
+# Issue 11's targets for the arena, against the best of jemalloc, mimalloc and tcmalloc in this
+# run on each workload: at most 0.9× its wall time on each, 0.85× on the geometric mean, and a
+# peak RSS of at most 1.2× glibc's. Over the real programs and churn-random that ran.
+arena_targets=()
+for w in python perl gcc git sqlite churn-random; do has "$w" && arena_targets+=("$w"); done
+rivals=()
+for c in jemalloc mimalloc tcmalloc; do has_alloc "$c" && rivals+=("$c"); done
+if has_alloc arena && [ ${#rivals[@]} -gt 0 ] && [ ${#arena_targets[@]} -gt 0 ]; then
+  echo
+  echo "### The arena's targets (against the best of $(printf '%s, ' "${rivals[@]}" | sed 's/, $//') on each workload; median wall times)"
+  echo
+  echo "| workload | arena | best | arena ÷ best | arena's peak RSS ÷ glibc's |"
+  echo "|---|--:|--:|--:|--:|"
+  logs=0 n=0 worst="" wname="" rss_worst="" rss_name="" missing=()
+  for w in "${arena_targets[@]}"; do
+    a=$(val "$w" arena time) best="" bname=""
+    for c in "${rivals[@]}"; do
+      x=$(val "$w" "$c" time)
+      [ -n "$x" ] || continue
+      if [ -z "$best" ] || awk -v x="$x" -v b="$best" 'BEGIN {exit !(x < b)}'; then best=$x bname=$c; fi
+    done
+    ar=$(val "$w" arena rss) gr=$(val "$w" glibc rss)
+    if [ -z "$a" ] || [ -z "$best" ]; then missing+=("$w"); echo "| $w | - | - | no figure | - |"; continue; fi
+    r=$(awk -v a="$a" -v b="$best" 'BEGIN {print a / b}')
+    rr=""
+    [ -n "$ar" ] && [ -n "$gr" ] && rr=$(awk -v a="$ar" -v g="$gr" 'BEGIN {print a / g}')
+    logs=$(awk -v s="$logs" -v r="$r" 'BEGIN {print s + log(r)}')
+    n=$((n + 1))
+    if [ -z "$worst" ] || awk -v r="$r" -v w="$worst" 'BEGIN {exit !(r > w)}'; then worst=$r wname=$w; fi
+    if [ -n "$rr" ] && { [ -z "$rss_worst" ] || awk -v r="$rr" -v w="$rss_worst" 'BEGIN {exit !(r > w)}'; }; then
+      rss_worst=$rr rss_name=$w
+    fi
+    printf '| %s | %s | %s (%s) | %.2f | %s |\n' "$w" "$(awk -v t="$a" 'BEGIN {printf "%.3f s", t / 1e6}')" \
+      "$(awk -v t="$best" 'BEGIN {printf "%.3f s", t / 1e6}')" "$bname" "$r" \
+      "$([ -n "$rr" ] && awk -v r="$rr" 'BEGIN {printf "%.2f×", r}' || echo -)"
+  done
+  echo
+  verdict() { [ ${#missing[@]} = 0 ] && [ "$n" -gt 0 ] && awk -v r="$1" -v l="$2" 'BEGIN {exit !(r <= l)}' && echo "**met**" || echo "**not met**"; }
+  if [ "$n" -gt 0 ]; then
+    gm=$(awk -v s="$logs" -v n="$n" 'BEGIN {print exp(s / n)}')
+    printf -- '- each workload at most 0.9× the best: %s; largest %.2f (%s)\n' "$(verdict "$worst" 0.9)" "$worst" "$wname"
+    printf -- '- geometric mean at most 0.85× the best: %s; %.2f over %d workloads\n' "$(verdict "$gm" 0.85)" "$gm" "$n"
+    if [ -n "$rss_worst" ]; then
+      printf -- "- peak RSS at most 1.2× glibc's: %s; largest %.2f× (%s)\n" "$(verdict "$rss_worst" 1.2)" "$rss_worst" "$rss_name"
+    fi
+  fi
+  [ ${#missing[@]} -gt 0 ] && echo "- no figure for: ${missing[*]} (each target needs every workload)"
+  [ ${#arena_targets[@]} -lt 6 ] &&
+    echo "- only ${#arena_targets[@]} of the 6 workloads ran (python, perl, gcc, git, sqlite, churn-random): the verdicts are over those"
+fi
 
 # ---- the checked modes against each other, and the GPA's targets ------------------------------
 pairs=()   # "A B": a column of A's wall time over B's, where both ran
