@@ -123,15 +123,12 @@ static uintptr_t take_slot(za_thread_t *t, unsigned c, za_page_t **pgp, za_rec_t
       if (za_unlikely(!slot)) return 0;
       pg = za_segment_page(za_segment_find((void *)slot), (void *)slot);
     }
-    uint32_t idx = za_page_slot(pg, slot);
-    za_rec_t *r = za_rec_of(pg, idx);
-    unsigned st = ZA_REC_STATE(atomic_load_explicit(&r->word, memory_order_relaxed));
-    if (za_likely((st == ZA_REC_NEVER || st == ZA_REC_FREE) && za_page_slot_addr(pg, idx) == slot)) {
+    za_rec_t *r = za_gpa_popped(pg, slot);
+    if (za_likely(r != NULL)) {
       *pgp = pg;
       *rp = r;
       return slot;
     }
-    za_gpa_slot_refused(pg, slot);
   }
 }
 

@@ -72,7 +72,6 @@ static inline za_rec_stacks_t *za_rec_stacks_of(const za_page_t *pg, const za_re
   return (za_rec_stacks_t *)(void *)(recs + pg->capacity) + (r - recs);
 }
 
-
 /* The record word of a block allocated now: `state`, the kind and internal flag of `flags`,
  * and the fork epoch. */
 static inline uint32_t za_rec_word(unsigned state, unsigned flags) {
@@ -103,6 +102,18 @@ extern bool za_gpa_fast;
 /* The core handed out slot `slot` of `pg` whose record says it is in use: a forged link. */
 ZA_COLD void za_gpa_slot_refused(za_page_t *pg, uintptr_t slot);
 
+/* The record of `slot`, which the core just popped from `pg`, if the record says the slot is
+ * free; anything else means the link that led to it was forged (a write after free): reported,
+ * the page's list dropped, NULL. */
+static inline za_rec_t *za_gpa_popped(za_page_t *pg, uintptr_t slot) {
+  uint32_t idx = za_page_slot(pg, slot);
+  za_rec_t *r = za_rec_of(pg, idx);
+  unsigned st = ZA_REC_STATE(atomic_load_explicit(&r->word, memory_order_relaxed));
+  if (za_likely((st == ZA_REC_NEVER || st == ZA_REC_FREE) && za_page_slot_addr(pg, idx) == slot)) return r;
+  za_gpa_slot_refused(pg, slot);
+  return NULL;
+}
+
 /* malloc (zero: calloc) of at most ZA_GPA_SLOT_MAX bytes by the program: a slot from its
  * class's page, as za_gpa_alloc takes one with no guards; NULL: take the general path. */
 static inline void *za_gpa_alloc_fast(za_thread_t *t, size_t size, bool zero) {
@@ -113,13 +124,8 @@ static inline void *za_gpa_alloc_fast(za_thread_t *t, size_t size, bool zero) {
    * fetches the block itself (heap.h). */
   uintptr_t next = (uintptr_t)pg->free;
   if (next) __builtin_prefetch(za_rec_of(pg, za_page_slot(pg, next)), 1);
-  uint32_t idx = za_page_slot(pg, slot);
-  za_rec_t *r = za_rec_of(pg, idx);
-  unsigned st = ZA_REC_STATE(atomic_load_explicit(&r->word, memory_order_relaxed));
-  if (za_unlikely((st != ZA_REC_NEVER && st != ZA_REC_FREE) || za_page_slot_addr(pg, idx) != slot)) {
-    za_gpa_slot_refused(pg, slot);
-    return NULL;
-  }
+  za_rec_t *r = za_gpa_popped(pg, slot);
+  if (za_unlikely(r == NULL)) return NULL;
   r->size_lead = za_rec_size_lead(size, 0);   /* no stacks: none are captured */
   r->alloc_tid = t->tid;
   r->free_tid = 0;
