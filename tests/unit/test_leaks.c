@@ -141,6 +141,39 @@ Test(leaks_classify, interior_pointers_reach) {
   assert_cls(&h, 2, ZA_LEAK_REACHABLE);
 }
 
+/* The scan skips words that point into the block the word before it reached: a word into the
+ * next block, right after, must still reach that one. Fails if the skip covers the gap up to
+ * the next block (STRIDE) instead of the block's own size. */
+Test(leaks_classify, neighbouring_words_into_neighbouring_blocks_reach_each) {
+  heap_t h;
+  heap_init(&h, 64);
+  h.roots[0] = h.b[4].addr;
+  h.roots[1] = h.b[4].addr + 8;             /* the same block again: skipped */
+  h.roots[2] = h.b[4].addr + 64;            /* just past it, in the gap: reaches nothing */
+  h.roots[3] = h.b[5].addr;                 /* the next block */
+  link_to(&h, 5, 0, 6, 63);
+  link_to(&h, 5, 1, 7, 0);
+  classify(&h);
+  assert_cls(&h, 4, ZA_LEAK_REACHABLE);
+  assert_cls(&h, 5, ZA_LEAK_REACHABLE);
+  assert_cls(&h, 6, ZA_LEAK_REACHABLE);
+  assert_cls(&h, 7, ZA_LEAK_REACHABLE);
+  cr_assert_eq(count(&h, ZA_LEAK_DEFINITE), NB - 4);
+}
+
+/* The same inside a lost block's flood: both neighbours become indirectly lost. */
+Test(leaks_classify, a_flood_reaches_neighbouring_blocks_through_neighbouring_words) {
+  heap_t h;
+  heap_init(&h, 64);
+  link_to(&h, 0, 0, 8, 0);
+  link_to(&h, 0, 1, 8, 32);
+  link_to(&h, 0, 2, 9, 0);
+  classify(&h);
+  assert_cls(&h, 0, ZA_LEAK_DEFINITE);
+  assert_cls(&h, 8, ZA_LEAK_INDIRECT);
+  assert_cls(&h, 9, ZA_LEAK_INDIRECT);
+}
+
 Test(leaks_classify, pointer_just_past_the_end_does_not_reach) {
   heap_t h;
   heap_init(&h, 100);
