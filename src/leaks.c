@@ -10,9 +10,9 @@
  * Cost: the blocks are sorted by address (a merge of the runs the walk gives in order), and
  * every word of every root and reached block costs one compare against the heap's bounds, and
  * when it falls inside them and not into the block the word before it reached, a lookup: a
- * table of about 8 entries a block narrows it to a probe or two. Large root mappings are read page by page
- * through /proc/self/pagemap first, so address space a program reserved but never touched is
- * not faulted in. */
+ * table of about 8 entries a block narrows it to a probe or two. Large root mappings are read
+ * page by page through /proc/self/pagemap first, so address space a program reserved but never
+ * touched is not faulted in. */
 #include "leaks.h"
 #include "backend.h"
 #include "options.h"
