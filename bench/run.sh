@@ -31,6 +31,13 @@
 #                  out; default F 200 (memcheck takes 20 to 100 times glibc's time), S 900.
 #                  LeakSanitizer's realloc always copies, so the realloc microbenchmarks, which
 #                  grow a buffer to 1 MiB a few bytes at a time, time out under lsan
+#   --shares N     after the timed runs, run each of the arena's target programs (python, perl,
+#                  gcc, git, sqlite) N more times under the arena and each of jemalloc, mimalloc
+#                  and tcmalloc with `perf record`, and print the median share of the samples in
+#                  the allocator's library and in the kernel, and what that bounds: the time an
+#                  allocator that took no time and caused no kernel time would reach, as a
+#                  fraction of the best competitor's. Needs perf (Debian's linux-perf) and
+#                  permission to use it; skipped with a note otherwise
 #
 # The workloads (rows of the tables), in four groups:
 #   Microbenchmarks, bench/alloc-bench.c (see its header) at SCALE 1 (--quick 0.25):
@@ -115,7 +122,7 @@ cfg_tool=bench/run.sh
 # shellcheck source=bench/configs.sh
 . "$here/configs.sh"   # cfg_build_zalloc, cfg_find_lib
 
-quick=0 reps="" raw="" zlib="" zbase="" only="" configs="" vg_runs=1 vg_only="" limit=900 factor=200
+quick=0 reps="" raw="" zlib="" zbase="" only="" configs="" vg_runs=1 vg_only="" limit=900 factor=200 shares=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --quick) quick=1 ;;
@@ -129,6 +136,7 @@ while [ $# -gt 0 ]; do
     --valgrind-only) vg_only=${2:?--valgrind-only needs a list}; shift ;;
     --timeout) limit=${2:?--timeout needs a number of seconds}; shift ;;
     --timeout-factor) factor=${2:?--timeout-factor needs a number}; shift ;;
+    --shares) shares=${2:?--shares needs a number}; shift ;;
     -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     *) echo "bench/run.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
   esac
@@ -146,6 +154,7 @@ fi
 for v in "reps:$reps" "valgrind-runs:$vg_runs" "timeout:$limit" "timeout-factor:$factor"; do
   case "${v#*:}" in ''|*[!0-9]*|0) echo "bench/run.sh: --${v%%:*} needs a positive number" >&2; exit 2 ;; esac
 done
+case "$shares" in ''|*[!0-9]*) echo "bench/run.sh: --shares needs a number (0: none)" >&2; exit 2 ;; esac
 
 for tool in /usr/bin/time timeout cc gcc python3 perl git sort cmake ninja; do
   command -v "$tool" >/dev/null || {
@@ -602,6 +611,72 @@ if has_alloc arena && [ ${#rivals[@]} -gt 0 ] && [ ${#arena_targets[@]} -gt 0 ];
   [ ${#missing[@]} -gt 0 ] && echo "- no figure for: ${missing[*]} (each target needs every workload)"
   [ ${#arena_targets[@]} -lt 6 ] &&
     echo "- only ${#arena_targets[@]} of the 6 workloads ran (python, perl, gcc, git, sqlite, churn-random): the verdicts are over those"
+fi
+
+# ---- how much of each target program's time an allocator has (--shares) ----------------------
+# perf's samples in the preloaded library (its file name up to ".so") and in the kernel, median
+# over N runs of each program under each allocator. The bound: the best competitor's time less
+# all of its allocator's and the kernel's samples, as a fraction of its time.
+share_runs() {   # workload configuration: one perf run; prints "allocator% kernel%"
+  local lib=${preload[$2]##*/}
+  command_for "$1"
+  # shellcheck disable=SC2086 # cenv holds VAR=value words without blanks
+  perf record -q -F 10000 -o "$work/perf.data" -- \
+    env ${preload[$2]:+LD_PRELOAD="${preload[$2]}"} ${cenv[$2]} "${CMD[@]}" >/dev/null 2>&1 || return 1
+  perf report -i "$work/perf.data" --stdio --sort dso 2>/dev/null |
+    awk -v lib="${lib%%.so*}" '/^ +[0-9.]+%/ { p = $1; sub("%", "", p)
+      if (index($2, lib ".so") == 1) a += p; else if ($2 ~ /^\[kernel/) k += p }
+      END { printf "%.1f %.1f\n", a, k }'
+}
+share_workloads=()
+for w in python perl gcc git sqlite; do has "$w" && share_workloads+=("$w"); done
+if [ "$shares" -gt 0 ] && has_alloc arena && [ ${#rivals[@]} -gt 0 ] && [ ${#share_workloads[@]} -gt 0 ]; then
+  if ! command -v perf >/dev/null || ! perf record -q -o "$work/perf.data" -- true >/dev/null 2>&1; then
+    echo
+    echo "--shares: skipped, perf is missing or may not record (Debian's linux-perf; kernel.perf_event_paranoid)"
+  else
+    log "--shares: $shares perf run(s) of ${share_workloads[*]} under arena ${rivals[*]}"
+    echo
+    echo "### The allocator's share of each program's time (perf samples, median of $shares)"
+    echo
+    head="| workload |" sep="|---|"
+    for c in arena "${rivals[@]}"; do head+=" $c |"; sep+="--:|"; done
+    echo "$head kernel | best competitor | a free allocator ÷ best |"
+    echo "$sep--:|---|--:|"
+    for w in "${share_workloads[@]}"; do
+      declare -A al=() ke=()
+      for ((k = 0; k < shares; k++)); do
+        for c in arena "${rivals[@]}"; do
+          if got=$(share_runs "$w" "$c"); then al[$c]+="${got% *} "; ke[$c]+="${got#* } "; fi
+        done
+      done
+      best="" bname=""
+      for c in "${rivals[@]}"; do
+        x=$(val "$w" "$c" time)
+        [ -n "$x" ] || continue
+        if [ -z "$best" ] || awk -v x="$x" -v b="$best" 'BEGIN {exit !(x < b)}'; then best=$x bname=$c; fi
+      done
+      line="| $w |" kmin="" kmax=""
+      for c in arena "${rivals[@]}"; do
+        if [ -n "${al[$c]:-}" ]; then
+          line+=" $(printf '%.1f' "$(median "${al[$c]}")")% |"
+          kc=$(printf '%.1f' "$(median "${ke[$c]}")")
+          if [ -z "$kmin" ] || awk -v x="$kc" -v m="$kmin" 'BEGIN {exit !(x < m)}'; then kmin=$kc; fi
+          if [ -z "$kmax" ] || awk -v x="$kc" -v m="$kmax" 'BEGIN {exit !(x > m)}'; then kmax=$kc; fi
+        else
+          line+=" - |"
+        fi
+      done
+      bound="-"
+      if [ -n "$bname" ] && [ -n "${al[$bname]:-}" ]; then
+        bound=$(awk -v a="$(median "${al[$bname]}")" -v k="$(median "${ke[$bname]}")" 'BEGIN {printf "%.2f", 1 - (a + k) / 100}')
+      fi
+      echo "$line ${kmin:--}-${kmax:--}% | ${bname:--} | $bound |"
+      unset al ke
+    done
+    echo
+    echo "A program whose bound is above 0.9 cannot run at 0.9× the best competitor's time by the allocator's speed alone."
+  fi
 fi
 
 # ---- the checked modes against each other, and the GPA's targets ------------------------------
