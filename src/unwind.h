@@ -36,6 +36,7 @@ typedef enum za_unwind_stop {
 typedef struct za_unwind_cursor {
   uintptr_t pc, rsp, rbp, bottom;
   bool exact;
+  const void *uc;   /* with `exact` from a signal: its ucontext, every register of the frame */
 } za_unwind_cursor_t;
 
 /* The cursor of the caller of the function this is expanded in: that function gets a frame

@@ -461,23 +461,15 @@ static void on_interrupt(int sig, siginfo_t *info, void *uc) {
 
 static atomic_bool capturing_started;
 
-static void capture_round(void) {
-  chain_outer(16);
-  chain_via_a(16);
-  chain_via_b(16);
-  za_stack_modules_changed();   /* misses too: rules read and cached, memos written */
-}
-
-/* One round before the interrupts start: its first calls through the PLT run the loader's
- * lazy-binding trampoline, whose CFA is kept in rbx, a frame the fast walker does not step
- * (CFA from rsp or rbp only) and a handler's capture does not hand to libunwind; an interrupt
- * landing there got a one-frame stack (seen once in a CI-like run with both cores busy). That
- * is the loader's frame, not the interrupted captures this test is about. */
 __attribute__((noinline)) void *capturing_thread(void *arg) {
   (void)arg;
-  capture_round();
   atomic_store(&capturing_started, true);
-  while (!atomic_load(&stop_capturing)) capture_round();
+  while (!atomic_load(&stop_capturing)) {
+    chain_outer(16);
+    chain_via_a(16);
+    chain_via_b(16);
+    za_stack_modules_changed();   /* misses too: rules read and cached, memos written */
+  }
   return NULL;
 }
 
@@ -497,6 +489,71 @@ Test(stack, context_capture_interrupting_captures) {
     const char *text = written(interrupted[i]);
     cr_assert(strstr(text, " in capturing_thread+0x") != NULL, "interrupt %d:\n%s", i, text);
   }
+}
+
+/* A frame whose CFA is kept in rbx while it realigns the stack, as the loader's lazy-binding
+ * trampoline (_dl_runtime_resolve) keeps it: sets *entered, then spins until *release is set. */
+__asm__(".text\n"
+        ".globl za_test_rbx_cfa_spin\n"
+        ".type za_test_rbx_cfa_spin, @function\n"
+        "za_test_rbx_cfa_spin:\n"
+        ".cfi_startproc\n"
+        "  push %rbx\n"
+        "  .cfi_adjust_cfa_offset 8\n"
+        "  .cfi_rel_offset %rbx, 0\n"
+        "  mov %rsp, %rbx\n"
+        "  .cfi_def_cfa_register %rbx\n"
+        "  and $-64, %rsp\n"
+        "  sub $64, %rsp\n"
+        "  movb $1, (%rsi)\n"
+        "1:\n"
+        "  pause\n"
+        "  cmpb $0, (%rdi)\n"
+        "  je 1b\n"
+        "  mov %rbx, %rsp\n"
+        "  .cfi_def_cfa_register %rsp\n"
+        "  pop %rbx\n"
+        "  .cfi_adjust_cfa_offset -8\n"
+        "  .cfi_restore %rbx\n"
+        "  ret\n"
+        ".cfi_endproc\n"
+        ".size za_test_rbx_cfa_spin, .-za_test_rbx_cfa_spin\n");
+void za_test_rbx_cfa_spin(volatile char *release, volatile char *entered);
+
+static volatile char rbx_release, rbx_entered;
+static za_stack_id_t rbx_captured;
+static atomic_bool rbx_done;
+
+static void on_rbx_interrupt(int sig, siginfo_t *info, void *uc) {
+  (void)sig;
+  (void)info;
+  rbx_captured = za_stack_capture_context(uc, ZA_STACK_MAX_DEPTH);
+  atomic_store(&rbx_done, true);
+}
+
+__attribute__((noinline)) void *rbx_cfa_thread(void *arg) {
+  (void)arg;
+  za_test_rbx_cfa_spin(&rbx_release, &rbx_entered);
+  __asm__ volatile("" ::: "memory");   /* a call, not a tail jump: this frame stays */
+  return NULL;
+}
+
+/* A signal interrupting such a frame: the capture steps it with rbx from the ucontext and goes
+ * on to its callers. Before, the walk stopped at the interrupted frame (one frame). */
+Test(stack, context_capture_through_a_frame_with_its_cfa_in_rbx) {
+  catch_with(SIGUSR2, on_rbx_interrupt);
+  pthread_t t;
+  cr_assert_eq(pthread_create(&t, NULL, rbx_cfa_thread, NULL), 0);
+  while (!rbx_entered) sched_yield();
+  pthread_kill(t, SIGUSR2);
+  while (!atomic_load(&rbx_done)) sched_yield();
+  rbx_release = 1;
+  pthread_join(t, NULL);
+  cr_assert_neq(rbx_captured, 0);
+  const char *text = written(rbx_captured);
+  cr_assert(strstr(text, "#0 ") != NULL && strstr(text, " in za_test_rbx_cfa_spin+0x") != NULL,
+            "%s", text);
+  cr_assert(strstr(text, " in rbx_cfa_thread+0x") != NULL, "%s", text);
 }
 
 /* Rules cached for a library's code are dropped when modules change: the same walk through a
