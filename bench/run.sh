@@ -569,6 +569,17 @@ arena_targets=()
 for w in python perl gcc git sqlite churn-random; do has "$w" && arena_targets+=("$w"); done
 rivals=()
 for c in jemalloc mimalloc tcmalloc; do has_alloc "$c" && rivals+=("$c"); done
+# Sets best and bname: the lowest median wall time among the rivals on workload $1 (empty if
+# none has a figure). Used by the targets and by --shares' bound.
+best_rival() {
+  best="" bname=""
+  local c x
+  for c in "${rivals[@]}"; do
+    x=$(val "$1" "$c" time)
+    [ -n "$x" ] || continue
+    if [ -z "$best" ] || awk -v x="$x" -v b="$best" 'BEGIN {exit !(x < b)}'; then best=$x bname=$c; fi
+  done
+}
 if has_alloc arena && [ ${#rivals[@]} -gt 0 ] && [ ${#arena_targets[@]} -gt 0 ]; then
   echo
   echo "### The arena's targets (against the best of $(printf '%s, ' "${rivals[@]}" | sed 's/, $//') on each workload; median wall times)"
@@ -577,12 +588,8 @@ if has_alloc arena && [ ${#rivals[@]} -gt 0 ] && [ ${#arena_targets[@]} -gt 0 ];
   echo "|---|--:|--:|--:|--:|"
   logs=0 n=0 worst="" wname="" rss_worst="" rss_name="" missing=()
   for w in "${arena_targets[@]}"; do
-    a=$(val "$w" arena time) best="" bname=""
-    for c in "${rivals[@]}"; do
-      x=$(val "$w" "$c" time)
-      [ -n "$x" ] || continue
-      if [ -z "$best" ] || awk -v x="$x" -v b="$best" 'BEGIN {exit !(x < b)}'; then best=$x bname=$c; fi
-    done
+    a=$(val "$w" arena time)
+    best_rival "$w"
     ar=$(val "$w" arena rss) gr=$(val "$w" glibc rss)
     if [ -z "$a" ] || [ -z "$best" ]; then missing+=("$w"); echo "| $w | - | - | no figure | - |"; continue; fi
     r=$(awk -v a="$a" -v b="$best" 'BEGIN {print a / b}')
@@ -650,12 +657,7 @@ if [ "$shares" -gt 0 ] && has_alloc arena && [ ${#rivals[@]} -gt 0 ] && [ ${#sha
           if got=$(share_runs "$w" "$c"); then al[$c]+="${got% *} "; ke[$c]+="${got#* } "; fi
         done
       done
-      best="" bname=""
-      for c in "${rivals[@]}"; do
-        x=$(val "$w" "$c" time)
-        [ -n "$x" ] || continue
-        if [ -z "$best" ] || awk -v x="$x" -v b="$best" 'BEGIN {exit !(x < b)}'; then best=$x bname=$c; fi
-      done
+      best_rival "$w"
       line="| $w |" kmin="" kmax=""
       for c in arena "${rivals[@]}"; do
         if [ -n "${al[$c]:-}" ]; then
